@@ -1,0 +1,56 @@
+"""A throwaway HTTP server on 127.0.0.1 whose routes the tests define."""
+
+import threading
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.server.requests.append((self.path, dict(self.headers)))
+        route = self.server.routes.get(self.path)
+        if route is None:
+            self.send_error(404, "Not Found")
+            return
+        try:
+            route(self)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def log_message(self, *args):
+        pass
+
+
+def send_bytes(handler, body: bytes, content_type="application/octet-stream", ranges=True):
+    """Send body with HTTP Range support."""
+    start = 0
+    header = handler.headers.get("Range")
+    if ranges and header and header.startswith("bytes="):
+        start = int(header[6:].split("-")[0])
+        if start >= len(body):
+            handler.send_response(416)
+            handler.end_headers()
+            return
+        handler.send_response(206)
+        handler.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
+    else:
+        handler.send_response(200)
+    handler.send_header("Content-Type", content_type)
+    handler.send_header("Content-Length", str(len(body) - start))
+    handler.end_headers()
+    handler.wfile.write(body[start:])
+
+
+@contextmanager
+def serve(routes):
+    """Yield (base URL, list of (path, headers) requests seen) while serving routes in a thread."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    server.daemon_threads = True
+    server.routes, server.requests = routes, []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", server.requests
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -1,0 +1,134 @@
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from workshop_helpers import DataNotFoundError, load_split, prepare_camvid, prepare_voc, voc_subset_ids
+from workshop_helpers.datasets import (CAMVID, VOC, camvid_lookup_table, read_ids, resize_mask, split_ids,
+                                       voc_lookup_table)
+
+from .conftest import needs_mirror
+
+
+def test_voc_lookup_maps_kept_classes_other_classes_and_border():
+    table = voc_lookup_table()
+    assert [table[i] for i in (0, 1, 7, 8, 12, 15)] == [0, 1, 2, 3, 4, 5]
+    assert table[2] == 0 and table[20] == 0 and table[255] == -1
+    assert voc_lookup_table(void_other_classes=True)[2] == -1
+
+
+def test_camvid_lookup_makes_class_11_void():
+    table = camvid_lookup_table()
+    assert list(table[:11]) == list(range(11)) and table[11] == -1
+
+
+def test_specs_have_one_colour_per_class():
+    for spec in (VOC, CAMVID):
+        assert len(spec.palette) == spec.num_classes and len(set(spec.palette)) == spec.num_classes
+
+
+def test_split_is_sorted_first_80_percent_train():
+    train, val = split_ids([f"{i:03d}" for i in range(10)][::-1])
+    assert train == [f"{i:03d}" for i in range(8)] and val == ["008", "009"]
+
+
+def test_nearest_resize_keeps_only_existing_labels(rng):
+    mask = rng.choice(np.array([0, 3, 5, 255], dtype=np.uint8), size=(375, 500))
+    resized = resize_mask(mask)
+    assert resized.shape == (256, 256)
+    assert set(np.unique(resized)) <= {0, 3, 5, 255}
+
+
+@needs_mirror
+def test_voc_subset_on_the_official_masks_has_1607_ids(mirror):
+    ids = voc_subset_ids(mirror / "voc2012-masks" / "SegmentationClass")
+    assert len(ids) == 1607 and ids == sorted(ids)
+
+
+def _fake_voc(mirror, root, count=12):
+    """Real VOC masks with synthetic photos of the same size."""
+    masks = sorted((mirror / "voc2012-masks" / "SegmentationClass").glob("*.png"))[:count]
+    (root / "SegmentationClass").mkdir(parents=True)
+    (root / "JPEGImages").mkdir()
+    rng = np.random.default_rng(1)
+    for mask in masks:
+        shutil.copy(mask, root / "SegmentationClass" / mask.name)
+        height, width = np.asarray(Image.open(mask)).shape
+        photo = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+        Image.fromarray(photo).save(root / "JPEGImages" / f"{mask.stem}.jpg")
+    return masks
+
+
+@needs_mirror
+def test_prepare_voc_on_real_masks(mirror, tmp_path):
+    masks = _fake_voc(mirror, tmp_path / "VOC2012")
+    target = prepare_voc(tmp_path / "VOC2012", tmp_path / "data")
+    expected = voc_subset_ids(tmp_path / "VOC2012" / "SegmentationClass")
+    assert 0 < len(expected) < len(masks)
+    assert read_ids(target / "ids.txt") == expected
+    assert read_ids(target / "train.txt") + read_ids(target / "val.txt") == expected
+    images, labels = load_split("voc", "train", tmp_path / "data")
+    assert images.shape[1:] == (256, 256, 3) and images.dtype == np.uint8
+    assert labels.shape[1:] == (256, 256) and labels.min() >= -1 and labels.max() <= 5
+    # The kept classes survive: each mask has at least one object pixel.
+    assert all((mask > 0).any() for mask in labels)
+    # Same labels as the official mask resized by nearest neighbour.
+    first = read_ids(target / "train.txt")[0]
+    raw = np.asarray(Image.open(tmp_path / "VOC2012" / "SegmentationClass" / f"{first}.png"))
+    np.testing.assert_array_equal(labels[0], voc_lookup_table()[resize_mask(raw)])
+
+
+@needs_mirror
+def test_prepare_is_idempotent_and_resumes(mirror, tmp_path):
+    _fake_voc(mirror, tmp_path / "VOC2012", count=6)
+    target = prepare_voc(tmp_path / "VOC2012", tmp_path / "data")
+    stamp = (target / "masks").stat().st_mtime_ns
+    assert prepare_voc(tmp_path / "VOC2012", tmp_path / "data") == target
+    assert (target / "masks").stat().st_mtime_ns == stamp
+
+
+def test_prepare_voc_without_photos_says_how_to_get_them(tmp_path):
+    (tmp_path / "SegmentationClass").mkdir()
+    mask = np.zeros((20, 30), np.uint8)
+    mask[5:10, 5:10] = 15
+    Image.fromarray(mask, mode="L").save(tmp_path / "SegmentationClass" / "x.png")
+    with pytest.raises(DataNotFoundError, match="prepare voc"):
+        prepare_voc(tmp_path, tmp_path / "data")
+
+
+@needs_mirror
+def test_prepare_camvid_from_the_mirror(mirror, tmp_path):
+    target = prepare_camvid(mirror / "camvid", tmp_path)
+    assert len(read_ids(target / "train.txt")) == 367 and len(read_ids(target / "val.txt")) == 101
+    images, labels = load_split("camvid", "val", tmp_path, limit=5)
+    assert images.shape == (5, 256, 256, 3)
+    assert labels.min() == -1 and labels.max() <= 10
+
+
+def test_missing_dataset_names_the_command(tmp_path):
+    with pytest.raises(DataNotFoundError, match="python -m workshop_helpers prepare camvid"):
+        load_split("camvid", "train", tmp_path)
+
+
+def test_unknown_dataset_and_split_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="Unknown dataset"):
+        load_split("coco", "train", tmp_path)
+
+
+REPO_DATA = __import__("pathlib").Path(__file__).resolve().parents[1] / "data"
+
+
+@needs_mirror
+def test_committed_voc_split_lists_follow_the_rule(mirror):
+    ids = voc_subset_ids(mirror / "voc2012-masks" / "SegmentationClass")
+    train, val = split_ids(ids)
+    assert read_ids(REPO_DATA / "voc" / "train.txt") == train and read_ids(REPO_DATA / "voc" / "val.txt") == val
+    assert (len(train), len(val)) == (1286, 321)
+
+
+@needs_mirror
+def test_committed_camvid_split_lists_match_the_published_split(mirror):
+    published = sorted(line.split()[0].rsplit("/", 1)[1][:-4]
+                       for line in (mirror / "camvid" / "train.txt").read_text().splitlines() if line.strip())
+    assert read_ids(REPO_DATA / "camvid" / "train.txt") == published

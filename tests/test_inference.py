@@ -1,0 +1,50 @@
+import numpy as np
+import pytest
+
+from workshop_helpers import predict, sliding_window_predict
+from workshop_helpers.inference import window_offsets
+
+
+def test_predict_returns_probabilities_at_the_input_resolution(scratch_model, rng):
+    image = rng.integers(0, 256, (183, 301, 3), dtype=np.uint8)
+    probabilities = predict(scratch_model, image)
+    assert probabilities.shape == (183, 301, 6) and probabilities.dtype == np.float32
+    np.testing.assert_allclose(probabilities.sum(-1), 1.0, atol=1e-4)
+    batch = predict(scratch_model, np.stack([image, image]))
+    assert batch.shape == (2, 183, 301, 6)
+    np.testing.assert_allclose(batch[0], probabilities, atol=1e-5)
+
+
+def test_float_images_in_unit_range_match_uint8(scratch_model, rng):
+    image = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    np.testing.assert_allclose(predict(scratch_model, image), predict(scratch_model, image / 255.0), atol=1e-5)
+
+
+def test_flip_tta_is_mirror_symmetric(scratch_model, rng):
+    image = rng.integers(0, 256, (256, 256, 3), dtype=np.uint8)
+    direct = predict(scratch_model, image)
+    mirrored = predict(scratch_model, image[:, ::-1])
+    np.testing.assert_allclose(mirrored, direct[:, ::-1], atol=1e-5)
+    assert not np.allclose(predict(scratch_model, image, tta=False)[:, ::-1],
+                           predict(scratch_model, image[:, ::-1], tta=False), atol=1e-5)
+
+
+def test_seed_windows_cover_256_with_121_positions():
+    offsets = window_offsets()
+    assert offsets[0] == 0 and offsets[-1] == 30 and len(offsets) ** 2 == 121
+
+
+def test_sliding_window_returns_normalised_probabilities(scratch_model, rng):
+    image = rng.integers(0, 256, (100, 120, 3), dtype=np.uint8)
+    probabilities = sliding_window_predict(scratch_model, image, step=16)  # 3x3 windows to stay fast
+    assert probabilities.shape == (100, 120, 6)
+    np.testing.assert_allclose(probabilities.sum(-1), 1.0, atol=1e-4)
+
+
+def test_bad_inputs_are_refused(scratch_model):
+    with pytest.raises(ValueError, match="RGB"):
+        predict(scratch_model, np.zeros((10, 10)))
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        predict(scratch_model, np.full((10, 10, 3), 7.0))
+    with pytest.raises(ValueError, match="divisible by 32"):
+        predict(scratch_model, np.zeros((10, 10, 3), np.uint8), size=100)

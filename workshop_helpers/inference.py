@@ -1,0 +1,115 @@
+"""Fast fully-convolutional prediction, and the seed's sliding-window method as a reference."""
+
+from __future__ import annotations
+
+import weakref
+
+import cv2
+import keras
+import numpy as np
+
+from .model import at_input_size
+from .pipeline import CROP_SIZE, preprocess
+
+PREDICT_SIZE = 256
+# model -> {input size: compiled forward function}; weak so that dropping a model frees its functions.
+_COMPILED = weakref.WeakKeyDictionary()
+
+
+def _compile(model: keras.Model):
+    """A compiled inference-mode forward pass of `model` for the current backend."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+    if backend == "jax":
+        import jax
+
+        jitted = jax.jit(lambda trainable, frozen, x: model.stateless_call(trainable, frozen, x, training=False)[0])
+        # Variables are read at each call, so later training is seen without recompiling.
+        return lambda x: jitted([v.value for v in model.trainable_variables],
+                                [v.value for v in model.non_trainable_variables], x)
+    return lambda x: model(x, training=False)
+
+
+def forward(model: keras.Model, x: np.ndarray) -> np.ndarray:
+    """Softmax probabilities of a preprocessed batch through a cached compiled function."""
+    size = x.shape[1]
+    functions = _COMPILED.setdefault(model, {})
+    if size not in functions:
+        functions[size] = _compile(at_input_size(model, size))
+    return keras.ops.convert_to_numpy(functions[size](x))
+
+
+def as_uint8_batch(images) -> tuple[np.ndarray, bool]:
+    """Images (one HxWx3 or a batch; uint8, or float in [0, 1]) as a uint8 batch, and whether one was given."""
+    array = np.asarray(images)
+    single = array.ndim == 3
+    if single:
+        array = array[None]
+    if array.ndim != 4 or array.shape[-1] != 3:
+        raise ValueError(f"Expected RGB images [H,W,3] or [N,H,W,3], got shape {array.shape}.")
+    if array.dtype != np.uint8:
+        if array.size and (array.min() < 0 or array.max() > 1):
+            raise ValueError("Float images must lie in [0, 1]; pass uint8 for 0..255 values.")
+        array = np.round(array * 255).astype(np.uint8)
+    return array, single
+
+
+def _resize_batch(batch: np.ndarray, height: int, width: int, interpolation=cv2.INTER_LINEAR) -> np.ndarray:
+    if batch.shape[1:3] == (height, width):
+        return batch
+    return np.stack([cv2.resize(item, (width, height), interpolation=interpolation) for item in batch])
+
+
+def _flip_tta(model: keras.Model, x: np.ndarray, tta: bool) -> np.ndarray:
+    if not tta:
+        return forward(model, x)
+    both = forward(model, np.concatenate([x, x[:, :, ::-1]]))
+    return (both[:len(x)] + both[len(x):, :, ::-1]) / 2
+
+
+def predict(model: keras.Model, images, size: int = PREDICT_SIZE, tta: bool = True,
+            batch_size: int = 8) -> np.ndarray:
+    """Class probabilities at the input's resolution from one fully-convolutional call (with flip TTA)."""
+    if size % 32:
+        raise ValueError(f"size must be divisible by 32, not {size}.")
+    batch, single = as_uint8_batch(images)
+    height, width = batch.shape[1:3]
+    outputs = []
+    for start in range(0, len(batch), batch_size):
+        x = preprocess(_resize_batch(batch[start:start + batch_size], size, size))
+        # Probabilities are smooth, so bilinear resizing back is right here (unlike for label masks).
+        outputs.append(_resize_batch(_flip_tta(model, x, tta), height, width))
+    result = np.concatenate(outputs)
+    return result[0] if single else result
+
+
+def window_offsets(size: int = PREDICT_SIZE, window: int = CROP_SIZE, step: int = 3) -> list[int]:
+    """Top-left offsets of the seed's sliding windows along one axis."""
+    return list(range(0, size - window + 1, step))
+
+
+def sliding_window_predict(model: keras.Model, images, window: int = CROP_SIZE, step: int = 3,
+                           size: int = PREDICT_SIZE, tta: bool = True, batch_size: int = 32) -> np.ndarray:
+    """The seed's method: average flip-TTA predictions of 224 windows over the 256 image, batched."""
+    batch, single = as_uint8_batch(images)
+    height, width = batch.shape[1:3]
+    offsets = [(top, left) for top in window_offsets(size, window, step) for left in window_offsets(size, window, step)]
+    results = []
+    for image in _resize_batch(batch, size, size):
+        x = preprocess(image)
+        total, count = None, np.zeros((size, size, 1), np.float32)
+        for start in range(0, len(offsets), batch_size):
+            chunk = offsets[start:start + batch_size]
+            crops = np.stack([x[t:t + window, l:l + window] for t, l in chunk])
+            probabilities = _flip_tta(model, crops, tta)
+            if total is None:
+                total = np.zeros((size, size, probabilities.shape[-1]), np.float32)
+            for (t, l), p in zip(chunk, probabilities):
+                total[t:t + window, l:l + window] += p
+                count[t:t + window, l:l + window] += 1
+        results.append(total / count)
+    result = _resize_batch(np.stack(results), height, width)
+    return result[0] if single else result

@@ -1,0 +1,76 @@
+"""The masked loss and the void-aware metrics."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="workshop_helpers")
+def masked_loss(y_true, y_pred):
+    """Sparse categorical cross-entropy averaged over the non-void pixels (labels >= 0).
+
+    The seed averaged over all pixels with void counted as zero loss, so a batch's loss shrank with its share of
+    void pixels. Averaging over valid pixels keeps the loss and its gradients on one scale whatever the void share.
+    """
+    labels = ops.squeeze(ops.cast(y_true, "int32"), axis=-1) if len(y_true.shape) == 4 else ops.cast(y_true, "int32")
+    valid = ops.cast(labels >= 0, y_pred.dtype)
+    per_pixel = ops.sparse_categorical_crossentropy(ops.maximum(labels, 0), y_pred)
+    return ops.sum(per_pixel * valid) / ops.maximum(ops.sum(valid), 1.0)
+
+
+@keras.saving.register_keras_serializable(package="workshop_helpers")
+class MaskedPixelAccuracy(keras.metrics.Metric):
+    """Share of non-void pixels whose argmax class is right."""
+
+    def __init__(self, name="pixel_accuracy", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.correct = self.add_variable(shape=(), initializer="zeros", name="correct")
+        self.total = self.add_variable(shape=(), initializer="zeros", name="total")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        labels = ops.reshape(ops.cast(y_true, "int32"), (-1,))
+        predicted = ops.reshape(ops.argmax(y_pred, axis=-1), (-1,))
+        valid = ops.cast(labels >= 0, "float32")
+        hits = ops.cast(ops.equal(labels, ops.cast(predicted, "int32")), "float32") * valid
+        self.correct.assign_add(ops.sum(hits))
+        self.total.assign_add(ops.sum(valid))
+
+    def result(self):
+        return self.correct / ops.maximum(self.total, 1.0)
+
+    def reset_state(self):
+        self.correct.assign(0.0)
+        self.total.assign(0.0)
+
+
+def mean_iou_metric(num_classes: int) -> keras.metrics.MeanIoU:
+    """Keras' MeanIoU over probability outputs, ignoring void (-1) pixels."""
+    return keras.metrics.MeanIoU(num_classes=num_classes, ignore_class=-1, sparse_y_pred=False, name="mean_iou")
+
+
+def scores_from_confusion(confusion: np.ndarray) -> dict:
+    """mIoU, per-class IoU (NaN for classes absent from truth and prediction) and pixel accuracy."""
+    confusion = np.asarray(confusion, dtype=np.float64)
+    hits = np.diag(confusion)
+    union = confusion.sum(0) + confusion.sum(1) - hits
+    with np.errstate(invalid="ignore", divide="ignore"):
+        iou = np.where(union > 0, hits / union, np.nan)
+    return {
+        "mIoU": float(np.nanmean(iou)) if np.isfinite(iou).any() else 0.0,
+        "per_class_iou": [None if np.isnan(v) else float(v) for v in iou],
+        "pixel_accuracy": float(hits.sum() / max(confusion.sum(), 1.0)),
+    }
+
+
+def evaluate(model: keras.Model, images: np.ndarray, masks: np.ndarray, num_classes: int,
+             batch_size: int = 8, tta: bool = True) -> dict:
+    """mIoU, per-class IoU and pixel accuracy of a model over uint8 images and -1-void masks."""
+    from .inference import predict
+
+    metric = mean_iou_metric(num_classes)
+    for start in range(0, len(images), batch_size):
+        probabilities = predict(model, images[start:start + batch_size], tta=tta, batch_size=batch_size)
+        metric.update_state(masks[start:start + batch_size], probabilities)
+    return scores_from_confusion(ops.convert_to_numpy(metric.total_cm))

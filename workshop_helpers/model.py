@@ -1,0 +1,66 @@
+"""The segmentation network: a MobileNetV2 encoder and a light U-Net decoder."""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+# Encoder outputs the decoder reuses, from fine (1/2) to coarse (1/16).
+SKIP_LAYER_NAMES = ("expanded_conv_project", "block_2_project", "block_5_project", "block_12_project")
+DECODER_FILTERS = (128, 64, 32, 32)
+
+
+def build_model(num_classes: int, pretrained: bool = False, input_size: int = 224) -> keras.Model:
+    """MobileNetV2 (alpha 1.0) encoder + U-Net decoder with skips; softmax over classes."""
+    if input_size % 32:
+        raise ValueError(f"input_size must be divisible by 32 (the encoder downsamples 5 times), not {input_size}.")
+    encoder = keras.applications.MobileNetV2(
+        input_shape=(input_size, input_size, 3), alpha=1.0, include_top=False,
+        weights="imagenet" if pretrained else None)
+    encoder.trainable = True
+    x = encoder.output
+    skips = [encoder.get_layer(name).output for name in reversed(SKIP_LAYER_NAMES)]
+    for filters, skip in zip(DECODER_FILTERS, skips):
+        x = layers.UpSampling2D(name=f"up_{filters}_{skip.shape[1]}")(x)
+        x = layers.Concatenate()([x, skip])
+        x = layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
+    x = layers.UpSampling2D(name="up_full")(x)
+    x = layers.Conv2D(32, 3, padding="same", activation="relu")(x)
+    x = layers.Conv2D(num_classes, 1, name="prediction")(x)
+    outputs = layers.Softmax(name="probabilities")(x)
+    return keras.Model(encoder.input, outputs, name="mobilenetv2_unet")
+
+
+def at_input_size(model: keras.Model, size: int) -> keras.Model:
+    """The same network (shared weights) taking size x size inputs."""
+    if model.input_shape[1:3] in ((size, size), (None, None)):
+        return model
+    inputs = keras.Input((size, size, model.input_shape[-1]))
+    return keras.Model(inputs, model.call(inputs), name=f"{model.name}_{size}")
+
+
+def skip_connection_summary(model: keras.Model) -> list[tuple[str, tuple]]:
+    """(layer name, output shape) of each skip connection point and the encoder output."""
+    names = [*SKIP_LAYER_NAMES, "out_relu"]
+    return [(name, tuple(model.get_layer(name).output.shape)) for name in names]
+
+
+def batchnorm_layers(model: keras.Model) -> list[keras.layers.BatchNormalization]:
+    """All BatchNormalization layers of a model."""
+    return [layer for layer in model._flatten_layers() if isinstance(layer, layers.BatchNormalization)]
+
+
+def reestimate_batchnorm(model: keras.Model, batches) -> keras.Model:
+    """Replace BatchNorm moving statistics (in place) by their average over `batches` of inputs."""
+    bns = batchnorm_layers(model)
+    saved = [bn.momentum for bn in bns]
+    try:
+        for count, x in enumerate(batches):
+            # momentum k/(k+1) turns the exponential moving average into a running mean of the batch statistics.
+            for bn in bns:
+                bn.momentum = count / (count + 1)
+            model(x, training=True)
+    finally:
+        for bn, momentum in zip(bns, saved):
+            bn.momentum = momentum
+    return model
