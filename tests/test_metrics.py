@@ -4,7 +4,7 @@ import pytest
 from keras import ops
 
 from workshop_helpers import MaskedPixelAccuracy, evaluate, masked_loss, mean_iou_metric
-from workshop_helpers.metrics import scores_from_confusion
+from workshop_helpers.metrics import per_image_weighted_iou, scores_from_confusion
 
 
 def _probabilities(rng, shape, classes=3):
@@ -76,3 +76,9 @@ def test_evaluate_matches_numpy_on_a_tiny_model(rng):
     expected = scores_from_confusion(confusion)
     assert scores["mIoU"] == pytest.approx(expected["mIoU"], abs=1e-6)
     assert scores["pixel_accuracy"] == pytest.approx(expected["pixel_accuracy"], abs=1e-6)
+
+
+def test_per_image_weighted_iou_by_hand():
+    truth, probabilities = _tiny_case()
+    # present: class0 (2 px, IoU 1/3), class1 (2 px, IoU 2/3), class2 (1 px, IoU 0) -> (2/3 + 4/3 + 0) / 5
+    assert per_image_weighted_iou(probabilities[None], truth[None])[0] == pytest.approx(2 / 5)

@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from workshop_helpers import SegmentationGenerator, build_model, compile_model, load_checkpoint, predict
+from workshop_helpers import SegmentationGenerator, build_model, compile_model, freeze_encoder, load_checkpoint, predict
 from workshop_helpers.download import prime_keras_cache
 from workshop_helpers.model import SKIP_LAYER_NAMES, at_input_size, batchnorm_layers, reestimate_batchnorm, \
     skip_connection_summary
@@ -72,3 +72,11 @@ def test_checkpoint_round_trip_gives_identical_predictions(scratch_model, tmp_pa
 def test_missing_checkpoint_says_how_to_make_one(tmp_path):
     with pytest.raises(FileNotFoundError, match="workshop_helpers train"):
         load_checkpoint(tmp_path / "none.keras")
+
+
+def test_freeze_encoder_leaves_only_the_decoder_trainable():
+    model = freeze_encoder(build_model(6))
+    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    assert trainable == 3_984_166 - 2_257_984
+    freeze_encoder(model, frozen=False)
+    assert len(model.trainable_weights) > len(model.non_trainable_weights)

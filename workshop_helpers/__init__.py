@@ -9,13 +9,13 @@ from .datasets import (CAMVID, DATASETS, VOC, DataNotFoundError, DatasetSpec, ge
                        prepare_camvid, prepare_voc, voc_subset_ids)
 from .inference import predict, sliding_window_predict
 from .metrics import MaskedPixelAccuracy, evaluate, masked_loss, mean_iou_metric
-from .model import build_model, reestimate_batchnorm
+from .model import build_model, freeze_encoder, reestimate_batchnorm
 from .pipeline import SegmentationGenerator, preprocess
-from .training import compile_model, load_checkpoint, load_or_train, train
+from .training import compile_model, load_checkpoint, load_or_train, load_trained, train
 
 __all__ = [
     "CAMVID", "DATASETS", "VOC", "DataNotFoundError", "DatasetSpec", "MaskedPixelAccuracy", "SegmentationGenerator",
-    "build_model", "compile_model", "evaluate", "get_spec", "load_checkpoint", "load_or_train", "load_split",
+    "build_model", "compile_model", "freeze_encoder", "load_trained", "evaluate", "get_spec", "load_checkpoint", "load_or_train", "load_split",
     "masked_loss", "mean_iou_metric", "predict", "preprocess", "prepare_camvid", "prepare_voc",
     "reestimate_batchnorm", "sliding_window_predict", "train", "voc_subset_ids",
 ]

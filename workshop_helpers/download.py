@@ -163,3 +163,23 @@ def prime_keras_cache(mirror: str | Path | None = None) -> Path:
         shutil.copyfile(source, tmp)
         tmp.rename(target)
     return target
+
+
+def ensure_prepared(dataset: str, data_dir: str | Path | None = None) -> Path:
+    """The prepared dataset folder, preparing it first (from the mirror or the internet) if needed."""
+    from .datasets import DONE_MARKER, get_spec, prepare_camvid, prepare_voc
+
+    name = get_spec(dataset).name
+    target = Path(data_dir or default_data_dir()) / name
+    if (target / DONE_MARKER).exists():
+        return target
+    if name == "camvid":
+        return prepare_camvid(fetch_camvid(data_dir), data_dir)
+    return prepare_voc(fetch_voc(data_dir), data_dir)
+
+
+def ensure_imagenet_weights() -> None:
+    """Prime the Keras cache from the mirror when one is set; otherwise Keras downloads the weights itself."""
+    mirror = mirror_dir()
+    if mirror is not None and (mirror / "weights" / MOBILENET_WEIGHTS).exists():
+        prime_keras_cache(mirror)

@@ -74,3 +74,15 @@ def evaluate(model: keras.Model, images: np.ndarray, masks: np.ndarray, num_clas
         probabilities = predict(model, images[start:start + batch_size], tta=tta, batch_size=batch_size)
         metric.update_state(masks[start:start + batch_size], probabilities)
     return scores_from_confusion(ops.convert_to_numpy(metric.total_cm))
+
+
+def per_image_weighted_iou(probabilities: np.ndarray, masks: np.ndarray) -> np.ndarray:
+    """Per image, the IoU of each class present in the truth, weighted by its share of valid pixels (the seed's view)."""
+    scores = []
+    for predicted, truth in zip(probabilities.argmax(-1), masks):
+        valid = truth >= 0
+        classes, counts = np.unique(truth[valid], return_counts=True)
+        ious = [np.sum((predicted == c) & (truth == c)) / np.sum(((predicted == c) & valid) | (truth == c))
+                for c in classes]
+        scores.append(float(np.dot(ious, counts) / counts.sum()) if len(classes) else np.nan)
+    return np.array(scores)

@@ -31,6 +31,19 @@ def build_model(num_classes: int, pretrained: bool = False, input_size: int = 22
     return keras.Model(encoder.input, outputs, name="mobilenetv2_unet")
 
 
+def encoder_layers(model: keras.Model) -> list[keras.layers.Layer]:
+    """The MobileNetV2 layers of a model built by build_model (input up to out_relu)."""
+    names = [layer.name for layer in model.layers]
+    return model.layers[: names.index("out_relu") + 1]
+
+
+def freeze_encoder(model: keras.Model, frozen: bool = True) -> keras.Model:
+    """Freeze (or unfreeze) the encoder; frozen BatchNorm layers also keep their statistics. Recompile after."""
+    for layer in encoder_layers(model):
+        layer.trainable = not frozen
+    return model
+
+
 def at_input_size(model: keras.Model, size: int) -> keras.Model:
     """The same network (shared weights) taking size x size inputs."""
     if model.input_shape[1:3] in ((size, size), (None, None)):

@@ -41,7 +41,7 @@ class Settings:
 
 FULL = Settings()
 # Few images, two epochs: minutes on a laptop CPU, and still enough to show the pretrained encoder's head start.
-FAST = Settings(epochs=2, batch_size=4, learning_rate=5e-4, max_train_images=96, fast=True)
+FAST = Settings(epochs=2, batch_size=8, learning_rate=5e-4, max_train_images=96, fast=True)
 
 _OVERRIDES = {"WORKSHOP_DATASET": ("dataset", str), "WORKSHOP_EPOCHS": ("epochs", int),
               "WORKSHOP_BATCH_SIZE": ("batch_size", int), "WORKSHOP_LEARNING_RATE": ("learning_rate", float),

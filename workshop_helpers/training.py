@@ -61,11 +61,18 @@ def train(dataset: str, pretrained: bool, epochs: int = 20, batch_size: int = 4,
     return model, history
 
 
+def load_trained(checkpoint: str | Path) -> tuple[keras.Model, dict]:
+    """A saved model and its training history."""
+    checkpoint = Path(checkpoint)
+    model = load_checkpoint(checkpoint)
+    history_path = checkpoint.with_suffix(".history.json")
+    return model, (load_history(history_path) if history_path.exists() else {})
+
+
 def load_or_train(checkpoint: str | Path, **train_kwargs) -> tuple[keras.Model, dict]:
     """Reuse a saved checkpoint and its history if present, else train and save one."""
     checkpoint = Path(checkpoint)
-    history_path = checkpoint.with_suffix(".history.json")
-    if checkpoint.exists() and history_path.exists():
+    if checkpoint.exists() and checkpoint.with_suffix(".history.json").exists():
         print(f"Reusing {checkpoint}")
-        return load_checkpoint(checkpoint), load_history(history_path)
+        return load_trained(checkpoint)
     return train(checkpoint=checkpoint, **train_kwargs)
