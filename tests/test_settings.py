@@ -1,3 +1,5 @@
+import pytest
+
 from workshop_helpers.settings import FAST, FULL, load_settings
 
 
@@ -11,6 +13,9 @@ def test_fast_mode_and_overrides():
     assert settings.fast and settings.dataset == "camvid" and settings.epochs == 3
     assert settings.max_train_images == FAST.max_train_images
     assert load_settings({"WORKSHOP_USE_CHECKPOINTS": "yes"}).use_checkpoints
+    assert load_settings({"WORKSHOP_PRESET": "cpu"}).crop_size == 160
+    with pytest.raises(ValueError, match="WORKSHOP_PRESET"):
+        load_settings({"WORKSHOP_PRESET": "turbo"})
 
 
 def test_fast_checkpoints_never_overwrite_full_ones(tmp_path, monkeypatch):

@@ -28,15 +28,15 @@ def _prepare(args) -> None:
 
 
 def _train(args) -> None:
+    from .settings import PRESETS, replace
     from .training import train
 
-    from .settings import FULL, replace
-
+    overrides = {"dataset": args.dataset, "epochs": args.epochs, "batch_size": args.batch_size,
+                 "learning_rate": args.learning_rate, "max_train_images": args.max_images, "seed": args.seed}
+    settings = replace(PRESETS[args.preset], **{k: v for k, v in overrides.items() if v is not None})
     kind = "pretrained" if args.pretrained else "scratch"
-    checkpoint = args.checkpoint or replace(FULL, dataset=args.dataset).checkpoint(kind)
-    _, history = train(args.dataset, args.pretrained, epochs=args.epochs, batch_size=args.batch_size,
-                       learning_rate=args.learning_rate, data_dir=args.data_dir, max_train_images=args.max_images,
-                       checkpoint=checkpoint, seed=args.seed)
+    checkpoint = args.checkpoint or settings.checkpoint(kind)
+    _, history = train(checkpoint=checkpoint, data_dir=args.data_dir, **settings.train_kwargs(args.pretrained))
     print(f"Saved {checkpoint} and {checkpoint.with_suffix('.history.json')}; final val_loss "
           f"{history['val_loss'][-1]:.4f}")
 
@@ -77,16 +77,19 @@ def build_parser() -> argparse.ArgumentParser:
     prepare.set_defaults(run=_prepare)
 
     train = commands.add_parser("train", help="train a model and save a checkpoint and its history")
+    train.add_argument("--preset", choices=("full", "fast", "cpu"), default="full",
+                       help="full: the seed's recipe; fast: CI-sized; cpu: both models in under 15 min on 2 cores")
     train.add_argument("--dataset", choices=DATASETS, default="voc")
     encoder = train.add_mutually_exclusive_group()
     encoder.add_argument("--pretrained", dest="pretrained", action="store_true", help="ImageNet encoder")
     encoder.add_argument("--scratch", dest="pretrained", action="store_false", help="random encoder (default)")
-    train.add_argument("--epochs", type=int, default=20)
-    train.add_argument("--batch-size", type=int, default=4)
-    train.add_argument("--learning-rate", type=float, default=1e-4)
+    train.add_argument("--epochs", type=int, help="default: the preset's (full: 20)")
+    train.add_argument("--batch-size", type=int, help="default: the preset's (full: 4)")
+    train.add_argument("--learning-rate", type=float, help="default: the preset's (full: 1e-4)")
     train.add_argument("--max-images", type=int, help="train on an evenly spaced subset")
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--checkpoint", type=Path, help="default: checkpoints/DATASET_{scratch,pretrained}.keras, where the notebooks look")
+    train.add_argument("--seed", type=int)
+    train.add_argument("--checkpoint", type=Path,
+                       help="default: checkpoints/DATASET_{scratch,pretrained}[_PRESET].keras, where the notebooks look")
     train.add_argument("--data-dir", type=Path)
     train.set_defaults(run=_train, pretrained=False)
 

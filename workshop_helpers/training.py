@@ -9,12 +9,12 @@ import keras
 
 from .datasets import get_spec, load_split
 from .metrics import MaskedPixelAccuracy, masked_loss, mean_iou_metric
-from .model import build_model
-from .pipeline import SegmentationGenerator
+from .model import build_model, freeze_encoder
+from .pipeline import CROP_SIZE, SegmentationGenerator
 
 
-def compile_model(model: keras.Model, num_classes: int, learning_rate: float = 1e-4) -> keras.Model:
-    """Compile with Adam, the masked loss, void-aware pixel accuracy and mean IoU."""
+def compile_model(model: keras.Model, num_classes: int, learning_rate=1e-4) -> keras.Model:
+    """Compile with Adam (a float or a schedule), the masked loss, void-aware pixel accuracy and mean IoU."""
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=masked_loss,
                   metrics=[MaskedPixelAccuracy(), mean_iou_metric(num_classes)])
     return model
@@ -41,16 +41,23 @@ def load_checkpoint(path: str | Path) -> keras.Model:
 
 def train(dataset: str, pretrained: bool, epochs: int = 20, batch_size: int = 4, learning_rate: float = 1e-4,
           data_dir=None, max_train_images: int | None = None, checkpoint: str | Path | None = None,
-          seed: int = 0, verbose: int | str = "auto", data=None) -> tuple[keras.Model, dict]:
+          seed: int = 0, verbose: int | str = "auto", data=None, crop_size: int = CROP_SIZE,
+          cosine_decay: bool = False, freeze_pretrained_encoder: bool = False) -> tuple[keras.Model, dict]:
     """Build, compile and fit a model on a prepared dataset; save checkpoint and history if asked."""
     spec = get_spec(dataset)
     keras.utils.set_random_seed(seed)
     if data is None:
         data = (load_split(spec.name, "train", data_dir, limit=max_train_images), load_split(spec.name, "val", data_dir))
     (train_x, train_y), (val_x, val_y) = data
-    model = compile_model(build_model(spec.num_classes, pretrained=pretrained), spec.num_classes, learning_rate)
-    fitted = model.fit(SegmentationGenerator(train_x, train_y, batch_size, augment=True, seed=seed),
-                       validation_data=SegmentationGenerator(val_x, val_y, 8, augment=False),
+    batches = SegmentationGenerator(train_x, train_y, batch_size, augment=True, seed=seed, crop_size=crop_size)
+    if cosine_decay:
+        learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=epochs * len(batches))
+    model = build_model(spec.num_classes, pretrained=pretrained, input_size=crop_size)
+    if pretrained and freeze_pretrained_encoder:
+        freeze_encoder(model)
+    model = compile_model(model, spec.num_classes, learning_rate)
+    fitted = model.fit(batches,
+                       validation_data=SegmentationGenerator(val_x, val_y, 8, augment=False, crop_size=crop_size),
                        epochs=epochs, verbose=verbose)
     history = {k: [float(v) for v in vs] for k, vs in fitted.history.items()}
     if checkpoint is not None:
