@@ -55,7 +55,10 @@ ensure_prepared(spec.name)
 
 # %%
 images, masks = load_split(spec.name, "val", limit=8)
-objects = [np.bincount(m[m > 0].ravel(), minlength=spec.num_classes) for m in masks]
+objects = [np.bincount(m[m >= 0].ravel(), minlength=spec.num_classes) for m in masks]
+if spec.background_index is not None:  # a classifier names the object, not the background
+    for counts in objects:
+        counts[spec.background_index] = 0
 pick = int(np.argmax([counts.max() for counts in objects]))
 main_class = spec.class_names[int(np.argmax(objects[pick]))]
 

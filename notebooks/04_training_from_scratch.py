@@ -146,8 +146,10 @@ print(f"validation mIoU with the moving statistics: {scores['mIoU']:.3f}")
 print(f"validation mIoU with re-estimated statistics: {recalibrated_scores['mIoU']:.3f}")
 
 # %% [markdown]
-# Better statistics help a little, but they cannot create features the encoder never learned. In notebook 5 the
-# encoder starts from ImageNet weights instead.
+# The gap between the two numbers is the part of the failure that the lagging statistics explain: the network
+# had learned something, but inference mode normalised its features with the wrong numbers. What remains is the
+# lack of features that a few hundred images cannot teach. Notebook 5 attacks that part: the encoder starts from
+# ImageNet weights, whose BatchNorm statistics already match their features.
 
 # %% [markdown]
 # ## Exercise
@@ -156,8 +158,8 @@ print(f"validation mIoU with re-estimated statistics: {recalibrated_scores['mIoU
 # train? Why does freezing make no sense for a *random* encoder? Try it with `freeze_encoder`.
 
 # %% tags=["solution"] jupyter={"source_hidden": true}
-# Solution: only the decoder's 1,726,182 parameters train; a frozen random encoder would feed the decoder
-# random features forever, so the decoder alone has to do all the work from noise-like inputs.
+# Solution: only the decoder trains (1,726,182 parameters with six classes); a frozen random encoder would feed
+# the decoder random features forever, so the decoder alone would have to work from noise-like inputs.
 frozen = freeze_encoder(build_model(spec.num_classes))
 print(f"trainable with a frozen encoder: {sum(int(np.prod(w.shape)) for w in frozen.trainable_weights):,}")
 

@@ -90,12 +90,12 @@ val_images, val_masks = load_split(spec.name, "val")
 results = {name: evaluate(model, val_images, val_masks, spec.num_classes)
            for name, model in (("from scratch", scratch), ("ImageNet encoder", pretrained))}
 
-print(f"{'class':>12} | {'from scratch':>12} | {'ImageNet encoder':>16}")
-for index, name in enumerate(spec.class_names):
-    cells = [results[m]["per_class_iou"][index] for m in results]
-    print(f"{name:>12} | " + " | ".join(f"{'n/a' if v is None else f'{v:.3f}':>{w}}" for v, w in zip(cells, (12, 16))))
-for key in ("mIoU", "pixel_accuracy"):
-    print(f"{key:>12} | {results['from scratch'][key]:>12.3f} | {results['ImageNet encoder'][key]:>16.3f}")
+rows = [(name, *(results[m]["per_class_iou"][index] for m in results)) for index, name in enumerate(spec.class_names)]
+rows += [(key, *(results[m][key] for m in results)) for key in ("mIoU", "pixel_accuracy")]
+print(f"{'':>14} | {'from scratch':>12} | {'ImageNet encoder':>16}")
+for name, scratch_value, pretrained_value in rows:
+    cells = ["n/a" if v is None else f"{v:.3f}" for v in (scratch_value, pretrained_value)]
+    print(f"{name:>14} | {cells[0]:>12} | {cells[1]:>16}")
 
 # %%
 plot_iou_bars(results, spec.class_names)

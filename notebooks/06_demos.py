@@ -61,7 +61,7 @@ model, _ = load_or_train(settings.checkpoint("pretrained"), **settings.train_kwa
 # %%
 photos = webcam_images()
 for name, photo in photos.items():
-    segment_and_plot(model, photo, spec).suptitle(name)
+    segment_and_plot(model, photo, spec, title=name)
 plt.show()
 
 # %% [markdown]

@@ -49,7 +49,7 @@ def _evaluate(args) -> None:
     spec = get_spec(args.dataset)
     model = load_checkpoint(args.checkpoint)
     images, masks = load_split(spec.name, args.split, args.data_dir)
-    scores = evaluate(model, images, masks, spec.num_classes, tta=not args.no_tta)
+    scores = evaluate(model, images, masks, spec.num_classes, tta=not args.no_tta, progress=True)
     scores.update(dataset=spec.name, split=args.split, images=len(images), class_names=list(spec.class_names))
     text = json.dumps(scores, indent=1)
     if args.output:

@@ -139,10 +139,11 @@ def sample_images() -> dict[str, np.ndarray]:
 # ---------------------------------------------------------------- segmentation of one image
 
 
-def segment_and_plot(model, image: np.ndarray, spec: DatasetSpec):
+def segment_and_plot(model, image: np.ndarray, spec: DatasetSpec, title: str | None = None):
     """Predict one image and draw the seed's layout (input, overlay, per-class maps)."""
     probabilities = predict(model, image)
-    return plot_segmentation(image, probabilities, spec.class_names, spec.palette, spec.background_index)
+    return plot_segmentation(image, probabilities, spec.class_names, spec.palette, spec.background_index,
+                             title=title)
 
 
 def show_url(model, url: str, spec: DatasetSpec):

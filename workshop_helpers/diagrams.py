@@ -48,28 +48,38 @@ def draw_classification_vs_fcn():
 def draw_encoder_decoder(with_skips: bool = True):
     """A U-shaped encoder/decoder; with skips it is a U-Net, without it an FCN-style decoder."""
     fig, ax = plt.subplots(figsize=(10, 5))
-    ax.set_xlim(-0.5, 12.5)
-    ax.set_ylim(-0.5, 6.2)
+    ax.set_xlim(-0.8, 12.3)
+    ax.set_ylim(-0.3, 6.6)
     ax.axis("off")
-    levels = [(224, 16), (112, 24), (56, 32), (28, 96), (14, 1280)]
-    heights = [2.4, 1.9, 1.4, 1.0, 0.7]
-    for level, ((size, channels), height) in enumerate(zip(levels, heights)):
-        y = 5 - level * 1.15
-        left, right = 0.5 + level * 1.0, 11.0 - level * 1.0
-        _block(ax, left, y, 0.45, height, ENCODER_COLOUR)
-        ax.text(left - 0.1, y, f"{size}²", ha="right", va="center", fontsize=8)
-        if level < len(levels) - 1:
-            _block(ax, right, y, 0.45, height, DECODER_COLOUR)
-            _arrow(ax, (left + 0.3, y - height / 2), (left + 1.1, y - 1.15 + heights[level + 1] / 2))
-            _arrow(ax, (right - 0.55, y - 1.15 + heights[level + 1] / 2), (right + 0.2, y - height / 2),
-                   colour="#AA7700")
-            if with_skips:
-                _arrow(ax, (left + 0.5, y), (right - 0.05, y), style="-|>", colour="#117733", linestyle="--")
-    ax.text(0.5, 6.0, "encoder (MobileNetV2, downsamples ×2 per stage)", fontsize=9, color="#225588")
-    ax.text(7.3, 6.0, "decoder (upsample + conv)", fontsize=9, color="#AA7700")
+    sizes = (224, 112, 56, 28, 14, 7)
+    heights = (2.2, 1.8, 1.4, 1.05, 0.8, 0.6)
+    levels = len(sizes) - 1
+    ys = [5.0 - 0.95 * level for level in range(len(sizes))]
+    lefts = [0.3 + 0.95 * level for level in range(levels)]
+    rights = [11.3 - 0.95 * level for level in range(levels)]
+    bottom_x = (lefts[-1] + rights[-1]) / 2
+    for level in range(levels):
+        _block(ax, lefts[level], ys[level], 0.4, heights[level], ENCODER_COLOUR)
+        _block(ax, rights[level], ys[level], 0.4, heights[level], DECODER_COLOUR)
+        ax.text(lefts[level] - 0.1, ys[level], f"{sizes[level]}²", ha="right", va="center", fontsize=8)
+        if with_skips and level > 0:
+            _arrow(ax, (lefts[level] + 0.45, ys[level]), (rights[level] - 0.05, ys[level]), colour="#117733",
+                   linestyle="--")
+    _block(ax, bottom_x, ys[-1], 0.4, heights[-1], ENCODER_COLOUR)
+    ax.text(bottom_x + 0.2, ys[-1] - heights[-1] / 2 - 0.1, "7² × 1280", ha="center", va="top", fontsize=8)
+    encoder_path = [(x, y, h) for x, y, h in zip(lefts, ys, heights)] + [(bottom_x, ys[-1], heights[-1])]
+    decoder_path = [(bottom_x, ys[-1], heights[-1])] + [(x, y, h) for x, y, h in
+                                                        reversed(list(zip(rights, ys, heights)))]
+    for (x0, y0, h0), (x1, y1, h1) in zip(encoder_path, encoder_path[1:]):
+        _arrow(ax, (x0 + 0.2, y0 - h0 / 2), (x1 + 0.1, y1 + h1 / 2))
+    for (x0, y0, h0), (x1, y1, h1) in zip(decoder_path, decoder_path[1:]):
+        _arrow(ax, (x0 + 0.3, y0 + h0 / 2), (x1 + 0.2, y1 - h1 / 2), colour="#AA7700")
+    ax.text(lefts[0], 6.35, "encoder: MobileNetV2, each stage halves the resolution", fontsize=9, color="#225588")
+    ax.text(rights[0] + 0.4, 6.35, "decoder: upsample ×2 + conv", fontsize=9, color="#AA7700", ha="right")
     if with_skips:
-        ax.text(6.0, 5.25, "skip connections: concatenate encoder features", ha="center", fontsize=9,
-                color="#117733")
-    ax.set_title("U-Net: a symmetric encoder/decoder with skip connections" if with_skips
-                 else "Encoder/decoder without skips: details lost in downsampling cannot come back")
+        ax.text((lefts[1] + rights[1]) / 2, ys[1] + 0.2, "skip connections: concatenate encoder features",
+                ha="center", fontsize=9, color="#117733")
+        ax.set_title("U-Net: a symmetric encoder/decoder with skip connections", pad=18)
+    else:
+        ax.set_title("Encoder/decoder without skips: details lost while downsampling cannot come back", pad=18)
     return fig

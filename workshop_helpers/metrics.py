@@ -50,6 +50,12 @@ def mean_iou_metric(num_classes: int) -> keras.metrics.MeanIoU:
     return keras.metrics.MeanIoU(num_classes=num_classes, ignore_class=-1, sparse_y_pred=False, name="mean_iou")
 
 
+def per_class_iou_metrics(class_names) -> list[keras.metrics.IoU]:
+    """One Keras IoU metric per class (named iou_<class>), ignoring void; pass them to compile() to log each."""
+    return [keras.metrics.IoU(num_classes=len(class_names), target_class_ids=[index], ignore_class=-1,
+                              sparse_y_pred=False, name=f"iou_{name}") for index, name in enumerate(class_names)]
+
+
 def scores_from_confusion(confusion: np.ndarray) -> dict:
     """mIoU, per-class IoU (NaN for classes absent from truth and prediction) and pixel accuracy."""
     confusion = np.asarray(confusion, dtype=np.float64)
@@ -65,12 +71,14 @@ def scores_from_confusion(confusion: np.ndarray) -> dict:
 
 
 def evaluate(model: keras.Model, images: np.ndarray, masks: np.ndarray, num_classes: int,
-             batch_size: int = 8, tta: bool = True) -> dict:
+             batch_size: int = 8, tta: bool = True, progress: bool = False) -> dict:
     """mIoU, per-class IoU and pixel accuracy of a model over uint8 images and -1-void masks."""
+    from tqdm.auto import tqdm
+
     from .inference import predict
 
     metric = mean_iou_metric(num_classes)
-    for start in range(0, len(images), batch_size):
+    for start in tqdm(range(0, len(images), batch_size), desc="evaluating", disable=not progress):
         probabilities = predict(model, images[start:start + batch_size], tta=tta, batch_size=batch_size)
         metric.update_state(masks[start:start + batch_size], probabilities)
     return scores_from_confusion(ops.convert_to_numpy(metric.total_cm))

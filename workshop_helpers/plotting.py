@@ -69,31 +69,30 @@ def plot_pair(image: np.ndarray, labels: np.ndarray, spec: DatasetSpec, title: s
 
 
 def plot_segmentation(image: np.ndarray, probabilities: np.ndarray, class_names, palette,
-                      background_index: int | None = None, max_columns: int = 6):
+                      background_index: int | None = None, columns: int = 6, title: str | None = None):
     """Input, argmax overlay with a legend, and per-class probability maps titled with their mean."""
     image = display_image(image)
-    labels = probabilities.argmax(-1)
     classes = len(class_names)
-    columns = min(max_columns, classes)
-    rows = 1 + -(-classes // columns)
-    fig = plt.figure(figsize=(2.6 * columns, 2.6 * rows + 1.2))
-    grid = fig.add_gridspec(rows, columns)
-    half = max(1, columns // 2)
-    ax = fig.add_subplot(grid[0, :half])
-    ax.imshow(image)
-    ax.set_title("input")
+    map_rows = -(-classes // columns)
+    fig = plt.figure(figsize=(2.2 * columns, 2.2 * (2 + map_rows)))
+    grid = fig.add_gridspec(1 + map_rows, columns, height_ratios=[2] + [1] * map_rows)
+    labels = probabilities.argmax(-1)
+    panels = [(image, "input"), (overlay(image, labels, palette, background_index=background_index), "prediction")]
+    for k, (picture, title) in enumerate(panels):
+        ax = fig.add_subplot(grid[0, 2 * k:2 * k + 2])
+        ax.imshow(picture)
+        ax.set_title(title)
+        ax.axis("off")
+    ax = fig.add_subplot(grid[0, 4:])
+    ax.legend(handles=legend_handles(class_names, palette), loc="center", frameon=False)
     ax.axis("off")
-    ax = fig.add_subplot(grid[0, half:])
-    ax.imshow(overlay(image, labels, palette, background_index=background_index))
-    ax.set_title("prediction")
-    ax.axis("off")
-    ax.legend(handles=legend_handles(class_names, palette), loc="center left", bbox_to_anchor=(1.0, 0.5),
-              fontsize="small", frameon=False)
     for index, name in enumerate(class_names):
         ax = fig.add_subplot(grid[1 + index // columns, index % columns])
         ax.imshow(probabilities[..., index], vmin=0, vmax=1, cmap="viridis")
         ax.set_title(f"{name}: {probabilities[..., index].mean():.2f}", fontsize="small")
         ax.axis("off")
+    if title:
+        fig.suptitle(title, fontsize="x-large")
     fig.tight_layout()
     return fig
 
