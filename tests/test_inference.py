@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from workshop_helpers import predict, sliding_window_predict
+from workshop_helpers import predict, predict_labels, sliding_window_predict
 from workshop_helpers.inference import window_offsets
 
 
@@ -48,3 +48,11 @@ def test_bad_inputs_are_refused(scratch_model):
         predict(scratch_model, np.full((10, 10, 3), 7.0))
     with pytest.raises(ValueError, match="divisible by 32"):
         predict(scratch_model, np.zeros((10, 10, 3), np.uint8), size=100)
+
+
+def test_predict_labels_agree_with_the_argmax_of_predict(scratch_model, rng):
+    image = rng.integers(0, 256, (256, 256, 3), dtype=np.uint8)
+    labels = predict_labels(scratch_model, image)
+    assert labels.shape == (256, 256)
+    np.testing.assert_array_equal(labels, predict(scratch_model, image).argmax(-1))
+    assert predict_labels(scratch_model, np.stack([image[:100, :150]] * 2)).shape == (2, 100, 150)

@@ -58,6 +58,8 @@ def test_one_training_step_with_imagenet_weights(mirror, tmp_path, monkeypatch, 
     history = model.fit(SegmentationGenerator(images, masks, 4, augment=True), epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][0])
     assert not np.allclose(before, keras.ops.convert_to_numpy(kernel))
+    smaller = build_model(6, pretrained=True, input_size=160)  # the same 224 weights file, no other download
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(smaller.get_layer("Conv1").kernel), before)
 
 
 def test_checkpoint_round_trip_gives_identical_predictions(scratch_model, tmp_path, rng):

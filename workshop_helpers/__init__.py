@@ -7,7 +7,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from .datasets import (CAMVID, DATASETS, VOC, DataNotFoundError, DatasetSpec, get_spec, load_split,
                        prepare_camvid, prepare_voc, voc_subset_ids)
-from .inference import predict, sliding_window_predict
+from .inference import predict, predict_labels, sliding_window_predict
 from .metrics import MaskedPixelAccuracy, evaluate, masked_loss, mean_iou_metric, per_class_iou_metrics
 from .model import build_model, freeze_encoder, reestimate_batchnorm
 from .pipeline import SegmentationGenerator, preprocess
@@ -16,6 +16,6 @@ from .training import compile_model, load_checkpoint, load_or_train, load_traine
 __all__ = [
     "CAMVID", "DATASETS", "VOC", "DataNotFoundError", "DatasetSpec", "MaskedPixelAccuracy", "SegmentationGenerator",
     "build_model", "compile_model", "freeze_encoder", "load_trained", "evaluate", "get_spec", "load_checkpoint", "load_or_train", "load_split",
-    "masked_loss", "mean_iou_metric", "per_class_iou_metrics", "predict", "preprocess", "prepare_camvid", "prepare_voc",
+    "masked_loss", "mean_iou_metric", "per_class_iou_metrics", "predict", "predict_labels", "preprocess", "prepare_camvid", "prepare_voc",
     "reestimate_batchnorm", "sliding_window_predict", "train", "voc_subset_ids",
 ]

@@ -73,14 +73,16 @@ def training_throughput(model, images, masks, batch_size: int, steps: int) -> tu
     generator = SegmentationGenerator(images[:count], masks[:count], batch_size, augment=True)
     x = np.concatenate([generator[i][0] for i in range(len(generator))])
     y = np.concatenate([generator[i][1] for i in range(len(generator))])
-    model.fit(x[:batch_size], y[:batch_size], batch_size=batch_size, epochs=1, verbose=0)  # compile
-    start = time.perf_counter()
-    model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0, shuffle=False)
-    synthetic = count / (time.perf_counter() - start)
-    start = time.perf_counter()
-    model.fit(generator, epochs=1, verbose=0)
-    fed = count / (time.perf_counter() - start)
-    return synthetic, fed
+    runs = {"tensors": lambda: model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0, shuffle=False),
+            "generator": lambda: model.fit(generator, epochs=1, verbose=0)}
+    best = {}
+    # Alternate the paths and keep each one's fastest epoch: the first epochs also trace training functions.
+    for _ in range(3):
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run()
+            best[name] = min(best.get(name, np.inf), time.perf_counter() - start)
+    return count / best["tensors"], count / best["generator"]
 
 
 class SyntheticCamera:
@@ -106,7 +108,7 @@ def run_benchmarks(dataset: str = "camvid", data_dir=None, as_json: bool = False
 
     model = compile_model(build_model(spec.num_classes), spec.num_classes)
     batch_size = 8
-    steps = 2 if quick else 6
+    steps = 1 if quick else 4
     results["train_img_per_s_synthetic"], results["train_img_per_s_generator"] = training_throughput(
         model, images, masks, batch_size, steps)
     results["generator_efficiency"] = results["train_img_per_s_generator"] / results["train_img_per_s_synthetic"]
@@ -125,7 +127,7 @@ def run_benchmarks(dataset: str = "camvid", data_dir=None, as_json: bool = False
                                                             / results["predict_ms_per_image"])
 
     frames = 5 if quick else 30
-    live = LiveSegmentation(model, spec, capture=SyntheticCamera(frames + 2))
+    live = LiveSegmentation(model, spec, capture=SyntheticCamera(frames + 2))  # the demo's defaults
     live.run(max_frames=2)  # compile at the live size
     results["live_fps"] = live.run(max_frames=frames)
 

@@ -18,7 +18,7 @@ import requests
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .datasets import DatasetSpec
-from .inference import predict
+from .inference import predict, predict_labels
 from .plotting import overlay, plot_segmentation
 
 MAX_BYTES = 20 * 1024 * 1024
@@ -243,10 +243,12 @@ def _jpeg_bytes(image: np.ndarray) -> bytes:
 class LiveSegmentation:
     """Capture → predict → overlay loop shown in an ipywidgets.Image, with Start/Stop buttons and FPS."""
 
-    def __init__(self, model, spec: DatasetSpec, capture=None, size: int = 224, alpha: float = 0.5):
+    def __init__(self, model, spec: DatasetSpec, capture=None, size: int = 192, alpha: float = 0.5,
+                 display_width: int = 480):
         import ipywidgets as widgets
 
         self.model, self.spec, self.size, self.alpha = model, spec, size, alpha
+        self.display_width = display_width
         self.capture = capture
         self.image = widgets.Image(format="jpeg", width=480)
         self.fps_label = widgets.Label("stopped")
@@ -264,8 +266,12 @@ class LiveSegmentation:
         ok, frame = self.capture.read()
         if not ok:
             return False
+        height, width = frame.shape[:2]
+        if width > self.display_width:  # overlay and encode only the pixels the widget shows
+            frame = cv2.resize(frame, (self.display_width, round(height * self.display_width / width)),
+                               interpolation=cv2.INTER_AREA)
         rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-        labels = predict(self.model, rgb, size=self.size, tta=False).argmax(-1)
+        labels = predict_labels(self.model, rgb, size=self.size, tta=False)
         shown = overlay(rgb, labels, self.spec.palette, self.alpha, self.spec.background_index)
         self.image.value = _jpeg_bytes(shown)
         self.frames += 1

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import weakref
-
 import cv2
 import keras
 import numpy as np
@@ -12,8 +10,8 @@ from .model import at_input_size
 from .pipeline import CROP_SIZE, preprocess
 
 PREDICT_SIZE = 256
-# model -> {input size: compiled forward function}; weak so that dropping a model frees its functions.
-_COMPILED = weakref.WeakKeyDictionary()
+# Compiled functions live on the model they belong to, so they go when it goes.
+_CACHE_ATTRIBUTE = "_workshop_compiled_forward"
 
 
 def _compile(model: keras.Model):
@@ -36,7 +34,11 @@ def _compile(model: keras.Model):
 def forward(model: keras.Model, x: np.ndarray) -> np.ndarray:
     """Softmax probabilities of a preprocessed batch through a cached compiled function."""
     size = x.shape[1]
-    functions = _COMPILED.setdefault(model, {})
+    functions = getattr(model, _CACHE_ATTRIBUTE, None)
+    if functions is None:
+        functions = {}
+        # object.__setattr__ keeps Keras from tracking (and trying to save) the cache.
+        object.__setattr__(model, _CACHE_ATTRIBUTE, functions)
     if size not in functions:
         functions[size] = _compile(at_input_size(model, size))
     return keras.ops.convert_to_numpy(functions[size](x))
@@ -70,20 +72,35 @@ def _flip_tta(model: keras.Model, x: np.ndarray, tta: bool) -> np.ndarray:
     return (both[:len(x)] + both[len(x):, :, ::-1]) / 2
 
 
-def predict(model: keras.Model, images, size: int = PREDICT_SIZE, tta: bool = True,
-            batch_size: int = 8) -> np.ndarray:
-    """Class probabilities at the input's resolution from one fully-convolutional call (with flip TTA)."""
+def _predict_batches(model: keras.Model, images, size: int, tta: bool, batch_size: int, finish):
+    """Run `finish(probabilities at size x size, height, width)` over batches of images."""
     if size % 32:
         raise ValueError(f"size must be divisible by 32, not {size}.")
     batch, single = as_uint8_batch(images)
     height, width = batch.shape[1:3]
-    outputs = []
-    for start in range(0, len(batch), batch_size):
-        x = preprocess(_resize_batch(batch[start:start + batch_size], size, size))
-        # Probabilities are smooth, so bilinear resizing back is right here (unlike for label masks).
-        outputs.append(_resize_batch(_flip_tta(model, x, tta), height, width))
+    outputs = [finish(_flip_tta(model, preprocess(_resize_batch(batch[start:start + batch_size], size, size)), tta),
+                      height, width) for start in range(0, len(batch), batch_size)]
     result = np.concatenate(outputs)
     return result[0] if single else result
+
+
+def predict(model: keras.Model, images, size: int = PREDICT_SIZE, tta: bool = True,
+            batch_size: int = 8) -> np.ndarray:
+    """Class probabilities at the input's resolution from one fully-convolutional call (with flip TTA)."""
+    # Probabilities are smooth, so bilinear resizing back is right here (unlike for label masks).
+    return _predict_batches(model, images, size, tta, batch_size,
+                            lambda probabilities, height, width: _resize_batch(probabilities, height, width))
+
+
+def predict_labels(model: keras.Model, images, size: int = PREDICT_SIZE, tta: bool = True,
+                   batch_size: int = 8) -> np.ndarray:
+    """Most likely class per pixel at the input's resolution; cheaper than predict() for large inputs."""
+    def finish(probabilities, height, width):
+        labels = probabilities.argmax(-1).astype(np.uint8)
+        # Labels are resized with nearest neighbour: interpolating class indices would invent classes.
+        return _resize_batch(labels[..., None], height, width, cv2.INTER_NEAREST).reshape(len(labels), height, width)
+
+    return _predict_batches(model, images, size, tta, batch_size, finish)
 
 
 def window_offsets(size: int = PREDICT_SIZE, window: int = CROP_SIZE, step: int = 3) -> list[int]:

@@ -16,7 +16,11 @@ def build_model(num_classes: int, pretrained: bool = False, input_size: int = 22
         raise ValueError(f"input_size must be divisible by 32 (the encoder downsamples 5 times), not {input_size}.")
     encoder = keras.applications.MobileNetV2(
         input_shape=(input_size, input_size, 3), alpha=1.0, include_top=False,
-        weights="imagenet" if pretrained else None)
+        weights="imagenet" if pretrained and input_size == 224 else None)
+    if pretrained and input_size != 224:
+        # Keras picks a different weights file per input size; the workshop always uses the 224 ImageNet weights.
+        encoder.set_weights(keras.applications.MobileNetV2(
+            input_shape=(224, 224, 3), alpha=1.0, include_top=False, weights="imagenet").get_weights())
     encoder.trainable = True
     x = encoder.output
     skips = [encoder.get_layer(name).output for name in reversed(SKIP_LAYER_NAMES)]

@@ -30,6 +30,10 @@ class SegmentationGenerator(keras.utils.PyDataset):
         if masks.shape[1:3] != (height, width) or min(height, width) < crop_size:
             raise ValueError(f"Images {images.shape} and masks {masks.shape} must match and be >= {crop_size}.")
         self.images, self.masks = images, masks
+        if augment:
+            # A mirrored copy makes flipped crops plain row copies: copying with a negative stride is ~10x slower.
+            self.mirrored_images = np.ascontiguousarray(images[:, :, ::-1])
+            self.mirrored_masks = np.ascontiguousarray(masks[:, :, ::-1])
         self.batch_size, self.augment, self.seed, self.crop_size = batch_size, augment, seed, crop_size
         self.epoch = 0
         self._order = self._shuffled_order()
@@ -61,7 +65,7 @@ class SegmentationGenerator(keras.utils.PyDataset):
         x = np.empty((n, size, size, 3), dtype=np.uint8)
         y = np.empty((n, size, size, 1), dtype=np.int32)
         for k, (i, t, l, f) in enumerate(zip(batch, top, left, flip)):
-            step = -1 if f else 1
-            x[k] = self.images[i, t:t + size, l:l + size][:, ::step]
-            y[k, ..., 0] = self.masks[i, t:t + size, l:l + size][:, ::step]
+            images, masks = (self.mirrored_images, self.mirrored_masks) if f else (self.images, self.masks)
+            x[k] = images[i, t:t + size, l:l + size]
+            y[k, ..., 0] = masks[i, t:t + size, l:l + size]
         return preprocess(x), y

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Patch
@@ -20,15 +21,13 @@ def colorize(labels: np.ndarray, palette) -> np.ndarray:
 def overlay(image: np.ndarray, labels: np.ndarray, palette, alpha: float = 0.5,
             background_index: int | None = None, visible=None) -> np.ndarray:
     """Blend coloured labels over a uint8 photo; background, void and hidden classes stay unblended."""
-    blend = np.ones(labels.shape, dtype=bool) & (labels >= 0)
+    blend = labels >= 0
     if background_index is not None:
         blend &= labels != background_index
     if visible is not None:
         blend &= np.isin(labels, list(visible))
-    colours = colorize(labels, palette).astype(np.float32)
-    out = image.astype(np.float32)
-    out[blend] = (1 - alpha) * out[blend] + alpha * colours[blend]
-    return out.round().astype(np.uint8)
+    blended = cv2.addWeighted(image, 1 - alpha, colorize(labels, palette), alpha, 0)
+    return np.where(blend[..., None], blended, image)
 
 
 def legend_handles(class_names, palette) -> list[Patch]:

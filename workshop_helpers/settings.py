@@ -27,6 +27,7 @@ class Settings:
     crop_size: int = 224
     cosine_decay: bool = False
     freeze_pretrained_encoder: bool = False
+    batchnorm_momentum: float | None = None
     preset: str = "full"
 
     @property
@@ -46,14 +47,16 @@ class Settings:
         return dict(dataset=self.dataset, pretrained=pretrained, epochs=self.epochs, batch_size=self.batch_size,
                     learning_rate=self.learning_rate, max_train_images=self.max_train_images, seed=self.seed,
                     crop_size=self.crop_size, cosine_decay=self.cosine_decay,
-                    freeze_pretrained_encoder=self.freeze_pretrained_encoder)
+                    freeze_pretrained_encoder=self.freeze_pretrained_encoder,
+                    batchnorm_momentum=self.batchnorm_momentum)
 
 
 FULL = Settings()
 # Few images, two epochs: minutes on a laptop CPU, and still enough to show the pretrained encoder's head start.
 FAST = Settings(epochs=2, batch_size=8, learning_rate=5e-4, max_train_images=96, preset="fast")
 # The CPU track: both models in under 15 minutes on 2 cores (see benchmarks/RESULTS.md for the measurement).
-CPU = Settings(epochs=6, batch_size=8, learning_rate=1e-3, crop_size=160, cosine_decay=True, preset="cpu")
+CPU = Settings(epochs=8, batch_size=8, learning_rate=1e-3, crop_size=160, cosine_decay=True, freeze_pretrained_encoder=True,
+               batchnorm_momentum=0.9, preset="cpu")
 PRESETS = {"full": FULL, "fast": FAST, "cpu": CPU}
 
 _OVERRIDES = {"WORKSHOP_DATASET": ("dataset", str), "WORKSHOP_EPOCHS": ("epochs", int),

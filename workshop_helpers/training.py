@@ -9,7 +9,7 @@ import keras
 
 from .datasets import get_spec, load_split
 from .metrics import MaskedPixelAccuracy, masked_loss, mean_iou_metric
-from .model import build_model, freeze_encoder
+from .model import batchnorm_layers, build_model, freeze_encoder
 from .pipeline import CROP_SIZE, SegmentationGenerator
 
 
@@ -42,7 +42,8 @@ def load_checkpoint(path: str | Path) -> keras.Model:
 def train(dataset: str, pretrained: bool, epochs: int = 20, batch_size: int = 4, learning_rate: float = 1e-4,
           data_dir=None, max_train_images: int | None = None, checkpoint: str | Path | None = None,
           seed: int = 0, verbose: int | str = "auto", data=None, crop_size: int = CROP_SIZE,
-          cosine_decay: bool = False, freeze_pretrained_encoder: bool = False) -> tuple[keras.Model, dict]:
+          cosine_decay: bool = False, freeze_pretrained_encoder: bool = False,
+          batchnorm_momentum: float | None = None) -> tuple[keras.Model, dict]:
     """Build, compile and fit a model on a prepared dataset; save checkpoint and history if asked."""
     spec = get_spec(dataset)
     keras.utils.set_random_seed(seed)
@@ -55,6 +56,10 @@ def train(dataset: str, pretrained: bool, epochs: int = 20, batch_size: int = 4,
     model = build_model(spec.num_classes, pretrained=pretrained, input_size=crop_size)
     if pretrained and freeze_pretrained_encoder:
         freeze_encoder(model)
+    if batchnorm_momentum is not None:
+        # Keras' 0.999 lets the moving statistics lag far behind weights that change fast (see notebook 4).
+        for layer in batchnorm_layers(model):
+            layer.momentum = batchnorm_momentum
     model = compile_model(model, spec.num_classes, learning_rate)
     fitted = model.fit(batches,
                        validation_data=SegmentationGenerator(val_x, val_y, 8, augment=False, crop_size=crop_size),
