@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from workshop_helpers import VOC
+from workshop_helpers import VOC, DatasetSpec
 from workshop_helpers.demo import (ImageLoadError, LiveSegmentation, SegmentationViewer, decode_image, load_image,
                                    sample_images, show_url, webcam_images)
 
@@ -193,7 +193,9 @@ def test_live_loop_on_a_video_file(scratch_model, tmp_path):
 
 
 def test_viewer_builds_headlessly_and_reacts_to_widgets(scratch_model, tmp_path, jpeg):
-    viewer = SegmentationViewer(scratch_model, VOC, {"a": np.zeros((64, 64, 3), np.uint8),
+    # No background class: every pixel is blended, so the picture depends on the widgets whatever the prediction.
+    spec = DatasetSpec("six", VOC.class_names, VOC.palette)
+    viewer = SegmentationViewer(scratch_model, spec, {"a": np.zeros((64, 64, 3), np.uint8),
                                                      "b": np.full((64, 96, 3), 200, np.uint8)})
     first = viewer.picture.value
     viewer.picker.value = "b"
