@@ -36,9 +36,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from workshop_helpers import (build_model, compile_model, evaluate, freeze_encoder, get_spec, load_or_train,
-                              load_split, load_trained, predict, train)
+                              load_split, load_trained, predict, predict_labels, train)
 from workshop_helpers.download import ensure_imagenet_weights, ensure_prepared
-from workshop_helpers.metrics import per_image_weighted_iou
+from workshop_helpers.metrics import per_image_weighted_iou, scores_from_labels
 from workshop_helpers.pipeline import SegmentationGenerator
 from workshop_helpers.plotting import plot_histories, plot_iou_bars, plot_predictions
 from workshop_helpers.settings import load_settings
@@ -87,8 +87,9 @@ plt.show()
 
 # %%
 val_images, val_masks = load_split(spec.name, "val")
-results = {name: evaluate(model, val_images, val_masks, spec.num_classes)
-           for name, model in (("from scratch", scratch), ("ImageNet encoder", pretrained))}
+models = {"from scratch": scratch, "ImageNet encoder": pretrained}
+val_labels = {name: predict_labels(model, val_images) for name, model in models.items()}
+results = {name: scores_from_labels(labels, val_masks, spec.num_classes) for name, labels in val_labels.items()}
 
 rows = [(name, *(results[m]["per_class_iou"][index] for m in results)) for index, name in enumerate(spec.class_names)]
 rows += [(key, *(results[m][key] for m in results)) for key in ("mIoU", "pixel_accuracy")]
@@ -106,8 +107,7 @@ plt.show()
 
 # %%
 shown = np.linspace(0, len(val_images) - 1, 4).round().astype(int)
-predictions = {name: predict(model, val_images[shown]) for name, model in (("from scratch", scratch),
-                                                                         ("ImageNet encoder", pretrained))}
+predictions = {name: predict(model, val_images[shown]) for name, model in models.items()}
 plot_predictions(val_images[shown], val_masks[shown], predictions, spec)
 plt.show()
 
@@ -118,8 +118,7 @@ plt.show()
 # image. The distribution shows whether a model is good everywhere or only on easy images.
 
 # %%
-per_image = {name: per_image_weighted_iou(predict(model, val_images), val_masks)
-             for name, model in (("from scratch", scratch), ("ImageNet encoder", pretrained))}
+per_image = {name: per_image_weighted_iou(labels, val_masks) for name, labels in val_labels.items()}
 plt.hist(list(per_image.values()), bins=20, range=(0, 1), label=list(per_image))
 plt.xlabel("weighted IoU per validation image")
 plt.ylabel("images")

@@ -4,7 +4,8 @@ import pytest
 from keras import ops
 
 from workshop_helpers import MaskedPixelAccuracy, evaluate, masked_loss, mean_iou_metric
-from workshop_helpers.metrics import per_class_iou_metrics, per_image_weighted_iou, scores_from_confusion
+from workshop_helpers.metrics import (per_class_iou_metrics, per_image_weighted_iou, scores_from_confusion,
+                                      scores_from_labels)
 
 
 def _probabilities(rng, shape, classes=3):
@@ -86,4 +87,11 @@ def test_evaluate_matches_numpy_on_a_tiny_model(rng):
 def test_per_image_weighted_iou_by_hand():
     truth, probabilities = _tiny_case()
     # present: class0 (2 px, IoU 1/3), class1 (2 px, IoU 2/3), class2 (1 px, IoU 0) -> (2/3 + 4/3 + 0) / 5
-    assert per_image_weighted_iou(probabilities[None], truth[None])[0] == pytest.approx(2 / 5)
+    assert per_image_weighted_iou(probabilities.argmax(-1)[None], truth[None])[0] == pytest.approx(2 / 5)
+
+
+def test_scores_from_labels_match_the_hand_computed_case():
+    truth, probabilities = _tiny_case()
+    scores = scores_from_labels(probabilities.argmax(-1), truth, 3)
+    assert scores["per_class_iou"] == pytest.approx([1 / 3, 2 / 3, 0.0])
+    assert scores["pixel_accuracy"] == pytest.approx(3 / 5)

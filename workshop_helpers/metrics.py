@@ -5,6 +5,9 @@ from __future__ import annotations
 import keras
 import numpy as np
 from keras import ops
+from tqdm.auto import tqdm
+
+from .inference import predict_labels
 
 
 @keras.saving.register_keras_serializable(package="workshop_helpers")
@@ -45,9 +48,10 @@ class MaskedPixelAccuracy(keras.metrics.Metric):
         self.total.assign(0.0)
 
 
-def mean_iou_metric(num_classes: int) -> keras.metrics.MeanIoU:
-    """Keras' MeanIoU over probability outputs, ignoring void (-1) pixels."""
-    return keras.metrics.MeanIoU(num_classes=num_classes, ignore_class=-1, sparse_y_pred=False, name="mean_iou")
+def mean_iou_metric(num_classes: int, sparse_y_pred: bool = False) -> keras.metrics.MeanIoU:
+    """Keras' MeanIoU over probabilities (or labels when sparse_y_pred), ignoring void (-1) pixels."""
+    return keras.metrics.MeanIoU(num_classes=num_classes, ignore_class=-1, sparse_y_pred=sparse_y_pred,
+                                 name="mean_iou")
 
 
 def per_class_iou_metrics(class_names) -> list[keras.metrics.IoU]:
@@ -70,24 +74,26 @@ def scores_from_confusion(confusion: np.ndarray) -> dict:
     }
 
 
-def evaluate(model: keras.Model, images: np.ndarray, masks: np.ndarray, num_classes: int,
-             batch_size: int = 8, tta: bool = True, progress: bool = False) -> dict:
-    """mIoU, per-class IoU and pixel accuracy of a model over uint8 images and -1-void masks."""
-    from tqdm.auto import tqdm
-
-    from .inference import predict
-
-    metric = mean_iou_metric(num_classes)
-    for start in tqdm(range(0, len(images), batch_size), desc="evaluating", disable=not progress):
-        probabilities = predict(model, images[start:start + batch_size], tta=tta, batch_size=batch_size)
-        metric.update_state(masks[start:start + batch_size], probabilities)
+def scores_from_labels(labels: np.ndarray, masks: np.ndarray, num_classes: int) -> dict:
+    """mIoU, per-class IoU and pixel accuracy of predicted labels against -1-void masks."""
+    metric = mean_iou_metric(num_classes, sparse_y_pred=True)
+    metric.update_state(masks, labels)
     return scores_from_confusion(ops.convert_to_numpy(metric.total_cm))
 
 
-def per_image_weighted_iou(probabilities: np.ndarray, masks: np.ndarray) -> np.ndarray:
+def evaluate(model: keras.Model, images: np.ndarray, masks: np.ndarray, num_classes: int,
+             batch_size: int = 8, tta: bool = True, progress: bool = False) -> dict:
+    """mIoU, per-class IoU and pixel accuracy of a model over uint8 images and -1-void masks."""
+    labels = np.concatenate([predict_labels(model, images[start:start + batch_size], tta=tta, batch_size=batch_size)
+                             for start in tqdm(range(0, len(images), batch_size), desc="evaluating",
+                                               disable=not progress)])
+    return scores_from_labels(labels, masks, num_classes)
+
+
+def per_image_weighted_iou(labels: np.ndarray, masks: np.ndarray) -> np.ndarray:
     """Per image, the IoU of each class present in the truth, weighted by its share of valid pixels (the seed's view)."""
     scores = []
-    for predicted, truth in zip(probabilities.argmax(-1), masks):
+    for predicted, truth in zip(labels, masks):
         valid = truth >= 0
         classes, counts = np.unique(truth[valid], return_counts=True)
         ious = [np.sum((predicted == c) & (truth == c)) / np.sum(((predicted == c) & valid) | (truth == c))

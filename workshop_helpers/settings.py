@@ -55,7 +55,7 @@ FULL = Settings()
 # Few images, two epochs: minutes on a laptop CPU, and still enough to show the pretrained encoder's head start.
 FAST = Settings(epochs=2, batch_size=8, learning_rate=5e-4, max_train_images=96, preset="fast")
 # The CPU track: both models in under 15 minutes on 2 cores (see benchmarks/RESULTS.md for the measurement).
-CPU = Settings(epochs=7, batch_size=8, learning_rate=1e-3, crop_size=160, cosine_decay=True, freeze_pretrained_encoder=True,
+CPU = Settings(epochs=5, batch_size=8, learning_rate=1e-3, crop_size=160, cosine_decay=True, freeze_pretrained_encoder=True,
                batchnorm_momentum=0.9, preset="cpu")
 PRESETS = {"full": FULL, "fast": FAST, "cpu": CPU}
 
