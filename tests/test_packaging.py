@@ -1,7 +1,4 @@
-import json
 import re
-import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
