@@ -24,7 +24,9 @@ def _prepare(args) -> None:
         print(f"Prepared: {prepare_camvid(args.source or download.fetch_camvid(args.data_dir), args.data_dir)}")
     else:
         source = args.source or download.fetch_voc(args.data_dir)
-        print(f"Prepared: {prepare_voc(source, args.data_dir, void_other_classes=args.void_other_classes)}")
+        target = prepare_voc(source, args.data_dir, void_other_classes=args.void_other_classes,
+                             allow_partial=args.allow_partial)
+        print(f"Prepared: {target}")
 
 
 def _train(args) -> None:
@@ -74,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     prepare.add_argument("--data-dir", type=Path)
     prepare.add_argument("--void-other-classes", action="store_true",
                          help="VOC: mark pixels of the 15 other classes void instead of background")
+    prepare.add_argument("--allow-partial", action="store_true",
+                         help="VOC: prepare the photos that are there when some are missing (keeps the split)")
     prepare.set_defaults(run=_prepare)
 
     train = commands.add_parser("train", help="train a model and save a checkpoint and its history")

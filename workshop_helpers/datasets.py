@@ -127,7 +127,7 @@ def voc_subset_ids(mask_dir: str | Path) -> list[str]:
 def split_ids(ids: list[str], train_fraction: float = 0.8) -> tuple[list[str], list[str]]:
     """Sorted ids, first 80 % train and the rest validation (the seed's rule)."""
     ids = sorted(ids)
-    cut = int(round(len(ids) * train_fraction))
+    cut = int(len(ids) * train_fraction)  # as the original notebook: 1,285 of 1,607
     return ids[:cut], ids[cut:]
 
 
@@ -163,7 +163,8 @@ def _read_rgb(path: Path) -> np.ndarray:
 
 
 def _prepare(dataset: str, pairs: dict[str, tuple[Path, Path]], lut: np.ndarray,
-             splits: tuple[list[str], list[str]], data_dir: Path | None) -> Path:
+             splits: tuple[list[str], list[str]], data_dir: Path | None, note: str = "",
+             ids: list[str] | None = None) -> Path:
     """Write resized photos and masks of `pairs` into data_dir/dataset, atomically and resumably."""
     target = Path(data_dir or default_data_dir()) / dataset
     if (target / DONE_MARKER).exists():
@@ -185,26 +186,58 @@ def _prepare(dataset: str, pairs: dict[str, tuple[Path, Path]], lut: np.ndarray,
         (work / sub).rename(target / sub)
     work.rmdir()
     train, val = splits
-    for name, ids in (("ids", sorted(pairs)), ("train", train), ("val", val)):
-        (target / f"{name}.txt").write_text("".join(f"{i}\n" for i in ids))
-    (target / DONE_MARKER).write_text("ok\n")
+    for name, listed in (("ids", sorted(ids or pairs)), ("train", train), ("val", val)):
+        (target / f"{name}.txt").write_text("".join(f"{i}\n" for i in listed))
+    (target / DONE_MARKER).write_text("ok\n" + note)
     return target
 
 
-def prepare_voc(source: str | Path, data_dir: str | Path | None = None, void_other_classes: bool = False) -> Path:
-    """Prepare the five-class VOC subset from a VOC2012 folder (JPEGImages/, SegmentationClass/)."""
-    source = Path(source)
-    mask_dir, photo_dir = source / "SegmentationClass", source / "JPEGImages"
-    if not mask_dir.is_dir():
-        raise DataNotFoundError(f"No SegmentationClass/ folder in {source}.")
+def prepare_voc(source: str | Path, data_dir: str | Path | None = None, void_other_classes: bool = False,
+                allow_partial: bool = False, photo_dir: str | Path | None = None) -> Path:
+    """Prepare the five-class VOC subset from a VOC2012 folder or the mirror layout (voc2012-masks/, -photos/)."""
+    mask_dir, default_photos = voc_folders(source)
+    photo_dir = Path(photo_dir) if photo_dir else default_photos
     ids = voc_subset_ids(mask_dir)
     missing = [i for i in ids if not (photo_dir / f"{i}.jpg").exists()]
-    if missing:
+    if len(missing) == len(ids):
+        raise DataNotFoundError(f"None of the {len(ids)} VOC photos is in {photo_dir}.")
+    if missing and not allow_partial:
         raise DataNotFoundError(
             f"{len(missing)} of {len(ids)} VOC photos are missing from {photo_dir} (first: {missing[0]}.jpg). "
-            "Run `python -m workshop_helpers prepare voc` with internet access to download the official tar.")
-    pairs = {i: (photo_dir / f"{i}.jpg", mask_dir / f"{i}.png") for i in ids}
-    return _prepare("voc", pairs, voc_lookup_table(void_other_classes), split_ids(ids), data_dir)
+            "Run `python -m workshop_helpers prepare voc` with internet access to download the official tar, "
+            "or add --allow-partial to prepare the photos that are there.")
+    # The split is decided on the full subset, so a partial dataset keeps each photo's train/val membership.
+    train, val = split_ids(ids)
+    present = set(ids) - set(missing)
+    pairs = {i: (photo_dir / f"{i}.jpg", mask_dir / f"{i}.png") for i in sorted(present)}
+    if missing:
+        print(partial_summary(pairs, len(ids), void_other_classes))
+    # The id lists stay those of the full subset (git tracks them); load_split skips the absent photos.
+    return _prepare("voc", pairs, voc_lookup_table(void_other_classes), (train, val), data_dir,
+                    note=f"partial: {len(present)} of {len(ids)} photos\n" if missing else "", ids=ids)
+
+
+def voc_folders(source: str | Path) -> tuple[Path, Path]:
+    """(masks, photos) folders of an extracted VOC2012 folder or of the asset mirror's layout."""
+    source = Path(source)
+    for masks, photos in ((source / "SegmentationClass", source / "JPEGImages"),
+                          (source / "voc2012-masks" / "SegmentationClass",
+                           source / "voc2012-photos" / "JPEGImages")):
+        if masks.is_dir():
+            return masks, photos
+    raise DataNotFoundError(f"No SegmentationClass/ folder in {source} (nor voc2012-masks/ of the mirror).")
+
+
+def partial_summary(pairs: dict[str, tuple[Path, Path]], subset_size: int, void_other_classes: bool = False) -> str:
+    """One line: how many photos of the subset are there and which classes have no image."""
+    lut = voc_lookup_table(void_other_classes)
+    seen = np.zeros(len(VOC.class_names), dtype=bool)
+    for _, mask in pairs.values():
+        labels = lut[read_label_png(mask)]
+        seen[np.unique(labels[labels >= 0])] = True
+    absent = [name for name, there in zip(VOC.class_names, seen) if not there]
+    tail = f"; no {', no '.join(absent)} image" if absent else ""
+    return f"Partial VOC subset: {len(pairs):,} of {subset_size:,} photos{tail}."
 
 
 def prepare_camvid(source: str | Path, data_dir: str | Path | None = None) -> Path:
@@ -234,6 +267,12 @@ def read_ids(path: Path) -> list[str]:
     return [line.strip() for line in path.read_text().splitlines() if line.strip()]
 
 
+def is_partial(folder: Path) -> bool:
+    """Whether a prepared dataset folder holds only part of its subset's photos."""
+    marker = folder / DONE_MARKER
+    return marker.exists() and "partial" in marker.read_text()
+
+
 def load_split(dataset: str, split: str, data_dir: str | Path | None = None,
                limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Load a prepared split as uint8 images [N,256,256,3] and int8 masks [N,256,256] with -1 void."""
@@ -246,6 +285,8 @@ def load_split(dataset: str, split: str, data_dir: str | Path | None = None,
     if split not in ("train", "val"):
         raise ValueError(f"split must be 'train' or 'val', not {split!r}.")
     ids = read_ids(folder / f"{split}.txt")
+    if is_partial(folder):
+        ids = [i for i in ids if (folder / "masks" / f"{i}.png").exists()]
     if limit and limit < len(ids):
         # Evenly spaced rather than the first ones: CamVid ids are video frames in sequence order.
         ids = [ids[k] for k in np.linspace(0, len(ids) - 1, limit).round().astype(int)]

@@ -105,6 +105,8 @@ def fetch_voc(data_dir: str | Path | None = None, urls=VOC_URLS, md5: str | None
         for folder in (mirror / "VOCdevkit" / "VOC2012", mirror / "voc2012"):
             if (folder / "JPEGImages").is_dir():
                 return folder
+        if (mirror / "voc2012-masks").is_dir() and (mirror / "voc2012-photos").is_dir():
+            return mirror  # the course's asset mirror: masks and photos in separate folders
         if (mirror / VOC_TAR_NAME).exists():
             return _extract_voc(mirror / VOC_TAR_NAME, Path(data_dir or default_data_dir()) / "downloads")
     downloads = Path(data_dir or default_data_dir()) / "downloads"
