@@ -18,37 +18,33 @@
 # # 2. The input pipeline
 #
 # We train on a subset of **Pascal VOC 2012** with six classes: background, aeroplane, car, cat, dog and person
-# (or, with `WORKSHOP_DATASET=camvid`, on the **CamVid** street scenes). This notebook shows the data and the
-# generator that feeds the network.
+# (or, with `WORKSHOP_DATASET=camvid`, on the **CamVid** street scenes). This notebook shows the data and
+# builds the core of the generator that feeds the network.
+#
+# The set-up cell below reads the settings (a preset, then `WORKSHOP_*` environment variables, then anything
+# you pass to `start(...)`, e.g. `start(dataset="camvid")`), and prepares the dataset the first time.
 
 # %%
-# Setup: in Colab, fetch and install the workshop's helpers; locally this does nothing.
+# Setup: in Colab, install the workshop first; then settings, data and weights in one call.
 import sys
 
 if "google.colab" in sys.modules:
     import subprocess
 
-    subprocess.run("git clone -q --depth 1 https://github.com/segmentation-workshop/transfer-learning-segmentation"
-                   " workshop; pip install -q -e workshop", shell=True, check=True)
+    subprocess.run("git clone -q --depth 1 https://github.com/segmentation-workshop/transfer-learning-segmentation workshop"
+                   " && pip install -q -e workshop", shell=True, check=True)
     sys.path.insert(0, "workshop")
+from workshop_helpers.session import start
 
-# %% [markdown]
-# ## Settings
-#
-# One cell holds what the notebooks run. Environment variables change it (`WORKSHOP_DATASET=camvid`,
-# `WORKSHOP_FAST=1`, ...), see the README.
+settings, spec = start()
 
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
 
-from workshop_helpers import SegmentationGenerator, get_spec, load_split
-from workshop_helpers.download import ensure_prepared
+from workshop_helpers import SegmentationGenerator, load_split
+from workshop_helpers.datasets import default_data_dir, is_partial
 from workshop_helpers.plotting import plot_pair, show_legend
-from workshop_helpers.settings import load_settings
-
-settings = load_settings()
-print(settings.describe())
 
 # %% [markdown]
 # ## Classes and colours
@@ -57,28 +53,29 @@ print(settings.describe())
 # which no loss or score counts, are drawn black.
 
 # %%
-spec = get_spec(settings.dataset)
 show_legend(spec)
 plt.show()
 
 # %% [markdown]
 # ## The dataset and its split
 #
-# `ensure_prepared` downloads and prepares the dataset the first time (the VOC tar is 2 GB). For VOC it keeps
-# the 1,607 segmentation images that contain at least one of our five object classes, resizes everything to
-# 256×256 and splits the sorted ids 80:20 into training and validation.
+# For VOC the workshop keeps the 1,607 segmentation images that contain at least one of our five object
+# classes and splits their sorted ids 80:20 into training and validation, as the original notebook did.
+# CamVid comes with its published split. Everything is resized to 256×256. A folder prepared from only part
+# of the photos (the offline mirror has 591 of VOC's 1,607) keeps each photo's place in the full split.
 
 # %%
-ensure_prepared(spec.name)
 train_images, train_masks = load_split(spec.name, "train")
 val_images, val_masks = load_split(spec.name, "val")
 total = len(train_images) + len(val_images)
 print(f"{spec.name}: {total} images, {len(train_images)} train ({len(train_images) / total:.0%}), "
       f"{len(val_images)} validation ({len(val_images) / total:.0%})")
+if is_partial(default_data_dir() / spec.name):
+    print("This is a partial copy of the subset: only the photos that were available are used.")
 
 # %% [markdown]
 # Class frequencies matter: a class that covers 1 % of the pixels is easy to ignore for a network that minimises
-# the average loss.
+# the average loss. A class with no pixel at all cannot be learned or scored.
 
 # %%
 counts = np.bincount(train_masks[train_masks >= 0].ravel(), minlength=spec.num_classes)
@@ -95,12 +92,58 @@ print(f"{'void':>12}: {np.mean(train_masks < 0):6.1%} of all pixels")
 # skip them.
 
 # %% [markdown]
-# ## The generator
+# ## The generator's core
 #
-# `SegmentationGenerator` holds the prepared images in memory as uint8 and builds each batch with numpy. For
-# training it takes a random 224×224 crop of the 256×256 image and flips half of the crops horizontally, the
-# image and its mask together; validation uses the centre crop, always the same. It then applies MobileNetV2's
-# preprocessing: pixel values from [0, 255] to [-1, 1].
+# MobileNetV2 was trained on pixel values scaled from [0, 255] to [-1, 1]; its pretrained weights expect the
+# same.
+
+# %%
+# The code of workshop_helpers/pipeline.py.
+def preprocess(images: np.ndarray) -> np.ndarray:
+    """Scale uint8 RGB to float32 in [-1, 1], as MobileNetV2 was trained."""
+    out = np.asarray(images, dtype=np.float32)
+    out *= 1 / 127.5
+    out -= 1.0
+    return out
+
+# %% [markdown]
+# Each training batch takes a random 224×224 window of each 256×256 image and flips about half of them
+# left-right, the image and its mask together, so the labels stay on their pixels. Validation uses the centre
+# window, always the same. The masks are not preprocessed: they stay class indices, with void at -1.
+
+# %%
+# The code of workshop_helpers/pipeline.py.
+def crop_batch(images, masks, indices, tops, lefts, flips, size: int, mirrored=None):
+    """Preprocessed size x size crops of images[indices] and their int32 masks (void stays -1).
+
+    Flipped crops come from `mirrored`, a left-right mirrored copy of (images, masks): copying rows of a
+    mirrored array is ~10x faster than copying a window read backwards.
+    """
+    x = np.empty((len(indices), size, size, 3), dtype=np.uint8)
+    y = np.empty((len(indices), size, size, 1), dtype=np.int32)
+    for k, (i, top, left, flip) in enumerate(zip(indices, tops, lefts, flips)):
+        source_images, source_masks = mirrored if flip else (images, masks)
+        x[k] = source_images[i, top:top + size, left:left + size]
+        y[k, ..., 0] = source_masks[i, top:top + size, left:left + size]  # same window: labels stay aligned
+    return preprocess(x), y
+
+# %% [markdown]
+# One batch by hand: four random windows, the first two flipped.
+
+# %%
+rng = np.random.default_rng(0)
+indices, size = np.arange(4), 224
+tops, lefts = rng.integers(0, 256 - size + 1, 4), rng.integers(0, 256 - size + 1, 4)
+flips = np.array([True, True, False, False])
+mirrored = (train_images[:4, :, ::-1], train_masks[:4, :, ::-1])
+x, y = crop_batch(train_images[:4], train_masks[:4], indices, tops, lefts, flips, size, mirrored)
+print(f"x: shape {x.shape}, {x.dtype}, min {x.min():.2f}, max {x.max():.2f}")
+print(f"y: shape {y.shape}, {y.dtype}, labels {np.unique(y).tolist()}")
+
+# %% [markdown]
+# `SegmentationGenerator` wraps this core into a `keras.utils.PyDataset`: it draws the windows and flips
+# from a generator seeded per (seed, epoch, batch), reshuffles the images every epoch, and keeps the
+# mirrored copy once instead of per batch.
 
 # %%
 train_batches = SegmentationGenerator(train_images, train_masks, batch_size=settings.batch_size, augment=True)

@@ -16,69 +16,138 @@
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/segmentation-workshop/transfer-learning-segmentation/blob/main/notebooks/03_architecture.ipynb)
 #
 # # 3. The architecture: a MobileNetV2 encoder and a light U-Net decoder
+#
+# In this notebook you build the network yourself, cell by cell: the encoder that ImageNet trained to classify,
+# the four skip connections, the decoder that turns its features back into a full-resolution map of class
+# probabilities, and the loss that ignores void pixels. Change any of these cells and re-run the notebook to
+# try another design.
 
 # %%
-# Setup: in Colab, fetch and install the workshop's helpers; locally this does nothing.
+# Setup: in Colab, install the workshop first; then settings, data and weights in one call.
 import sys
 
 if "google.colab" in sys.modules:
     import subprocess
 
-    subprocess.run("git clone -q --depth 1 https://github.com/segmentation-workshop/transfer-learning-segmentation"
-                   " workshop; pip install -q -e workshop", shell=True, check=True)
+    subprocess.run("git clone -q --depth 1 https://github.com/segmentation-workshop/transfer-learning-segmentation workshop"
+                   " && pip install -q -e workshop", shell=True, check=True)
     sys.path.insert(0, "workshop")
+from workshop_helpers.session import start
+
+settings, spec = start()
 
 # %%
+import keras
 import numpy as np
-
-from workshop_helpers import build_model, get_spec, masked_loss
-from workshop_helpers.model import DECODER_FILTERS, skip_connection_summary
-from workshop_helpers.settings import load_settings
-
-settings = load_settings()
-spec = get_spec(settings.dataset)
+from keras import layers
 
 # %% [markdown]
 # ## The encoder
 #
-# Keras ships MobileNetV2 as a classifier. With `include_top=False` we drop its classification head and keep
-# the convolutional body: 224×224×3 in, 7×7×1280 out. Its weights come either from random initialisation
-# (notebook 4) or from ImageNet training (`weights="imagenet"`, notebook 5).
+# Keras ships MobileNetV2 as an ImageNet classifier. With `include_top=False` we drop its classification head
+# and keep the convolutional body: 224×224×3 in, 7×7×1,280 out. Its weights come either from random
+# initialisation (notebook 4) or from ImageNet training (`weights="imagenet"`, notebook 5).
 #
+# The skip connections tap the encoder where the decoder will need detail: the *projection* layer at the end
+# of the last block at each resolution, before the next block halves it.
+#
+# The cells that define the network are the code the workshop's package runs (`workshop_helpers/model.py` and
+# `metrics.py`); a test keeps the two identical. Notebooks 4 and 5 import the package's copy.
+
+# %%
+# The code of workshop_helpers/model.py.
+SKIP_LAYER_NAMES = ("expanded_conv_project", "block_2_project", "block_5_project", "block_12_project")
+DECODER_FILTERS = (128, 64, 32, 32)
+
+
+def build_encoder(input_size: int = 224, pretrained: bool = False) -> keras.Model:
+    """MobileNetV2 (alpha 1.0) without its classification head; ImageNet weights if pretrained."""
+    if input_size % 32:
+        raise ValueError(f"input_size must be divisible by 32 (the encoder halves it 5 times), not {input_size}.")
+    encoder = keras.applications.MobileNetV2(
+        input_shape=(input_size, input_size, 3), alpha=1.0, include_top=False,
+        weights="imagenet" if pretrained and input_size == 224 else None)
+    if pretrained and input_size != 224:
+        # Keras names a weights file per input size; the convolutions are the same, so we load the 224 ones.
+        encoder.set_weights(keras.applications.MobileNetV2(
+            input_shape=(224, 224, 3), alpha=1.0, include_top=False, weights="imagenet").get_weights())
+    return encoder
+
+# %%
+encoder = build_encoder()
+for name in SKIP_LAYER_NAMES:
+    print(f"{name:>24}: {encoder.get_layer(name).output.shape}")
+print(f"{'encoder output':>24}: {encoder.output.shape}")
+print(f"encoder parameters: {encoder.count_params():,}")
+
+# %% [markdown]
 # ## The decoder
 #
-# Four times: upsample ×2, concatenate the encoder's features of the same resolution (the skip connection) and
-# apply a 3×3 ReLU convolution. A last upsampling returns to 224×224, a 1×1 convolution gives one score per class
-# and a softmax turns the scores into probabilities.
+# Four decoder blocks climb back up: upsample ×2, concatenate the encoder's features of the same resolution
+# (the skip connection), and apply a 3×3 ReLU convolution. A last upsampling returns to the input's resolution,
+# a 1×1 convolution gives one score per class and pixel, and a softmax turns the scores into probabilities.
+
+# %%
+# The code of workshop_helpers/model.py.
+def decoder_block(x, skip, filters: int):
+    """Upsample x2, concatenate the encoder's features of that resolution, 3x3 ReLU convolution."""
+    x = layers.UpSampling2D(name=f"up_{filters}_{skip.shape[1]}")(x)
+    x = layers.Concatenate()([x, skip])
+    return layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
+
+
+def build_model(num_classes: int, pretrained: bool = False, input_size: int = 224) -> keras.Model:
+    """MobileNetV2 encoder + U-Net decoder with skip connections; softmax over classes."""
+    encoder = build_encoder(input_size, pretrained)
+    skips = [encoder.get_layer(name).output for name in reversed(SKIP_LAYER_NAMES)]
+    x = encoder.output  # 1/32 of the input, 1,280 channels
+    for filters, skip in zip(DECODER_FILTERS, skips):
+        x = decoder_block(x, skip, filters)
+    x = layers.UpSampling2D(name="up_full")(x)  # back to the input's resolution
+    x = layers.Conv2D(32, 3, padding="same", activation="relu")(x)
+    x = layers.Conv2D(num_classes, 1, name="prediction")(x)  # one score per class and pixel
+    outputs = layers.Softmax(name="probabilities")(x)
+    return keras.Model(encoder.input, outputs, name="mobilenetv2_unet")
 
 # %%
 model = build_model(spec.num_classes)
-print(f"decoder filters: {DECODER_FILTERS}")
-for name, shape in skip_connection_summary(model):
-    print(f"{name:>24}: {shape}")
-print(f"{'output':>24}: {model.output_shape}")
+encoder_parameters = build_encoder().count_params()
+print(f"output: {model.output_shape} (one probability per class and pixel)")
+print(f"parameters: {model.count_params():,} for {spec.num_classes} classes: "
+      f"{encoder_parameters:,} in the encoder, {model.count_params() - encoder_parameters:,} in the decoder")
 
 # %% [markdown]
-# The skips come from the *projection* layers at the end of MobileNetV2's blocks: the last layer at each
-# resolution before the next stride-2 block.
+# Most of the decoder's parameters sit in its first convolution, which sees the encoder's 1,280 channels plus
+# the 96 of the deepest skip. The layer-by-layer summary is long; uncomment the next line to see it.
 
 # %%
-print(f"parameters: {model.count_params():,} for {spec.num_classes} classes")
-
-# %% [markdown]
-# With six classes this is **3,984,166** parameters: 2,257,984 in the encoder and 1,726,182 in the decoder.
-# The first decoder convolution, on 1,280 + 96 channels, holds most of the decoder's. The layer-by-layer summary
-# is long; uncomment the next line to see it.
-
-# %%
-# model.summary(line_length=110)
+# model.summary(line_length=100)
 
 # %% [markdown]
 # ## The masked loss
 #
 # The loss is the usual sparse categorical cross-entropy, `-log p(true class)`, averaged over the **valid**
-# pixels only: void pixels (-1) have no true class, so they contribute nothing. A tiny worked example with one
-# 1×3 "image" of three classes, whose last pixel is void:
+# pixels only: void pixels (-1) have no true class, so they contribute nothing.
+
+# %%
+# The code of workshop_helpers/metrics.py.
+from keras import ops
+
+
+def masked_loss(y_true, y_pred):
+    """Sparse categorical cross-entropy averaged over the non-void pixels (labels >= 0)."""
+    labels = ops.cast(y_true, "int32")
+    if len(labels.shape) == 4:
+        labels = ops.squeeze(labels, axis=-1)  # [batch, height, width, 1] -> [batch, height, width]
+    valid = ops.cast(labels >= 0, y_pred.dtype)  # 1 for a labelled pixel, 0 for void (-1)
+    # Void pixels get class 0 so the cross-entropy is defined; `valid` then zeroes their loss.
+    per_pixel = ops.sparse_categorical_crossentropy(ops.maximum(labels, 0), y_pred)
+    # Divide by the number of valid pixels, not all pixels: the original notebook's all-pixel mean made
+    # the loss shrink with a batch's share of void pixels.
+    return ops.sum(per_pixel * valid) / ops.maximum(ops.sum(valid), 1.0)
+
+# %% [markdown]
+# A tiny worked example with one 1×3 "image" of three classes, whose last pixel is void:
 
 # %%
 labels = np.array([[[[0], [2], [-1]]]], dtype="int32")  # shape [1, 1, 3, 1]
@@ -93,6 +162,51 @@ print(f"masked_loss:                     {float(masked_loss(labels, probabilitie
 # %%
 probabilities[0, 0, 2] = [0.0, 0.0, 1.0]
 print(f"after changing the void pixel's prediction: {float(masked_loss(labels, probabilities)):.4f}")
+
+# %% [markdown]
+# ## Exercise: a lighter decoder
+#
+# The decoder's first block dominates its parameter count. Build a variant with **transposed convolutions**
+# (`layers.Conv2DTranspose(filters, 3, strides=2, padding="same", activation="relu")`) instead of
+# upsampling + convolution in each decoder block, and half the filters (`(64, 32, 16, 16)`). How many
+# parameters does it have, and what fraction of the original decoder's is that? Edit the cell below, run it.
+
+# %%
+def light_decoder_block(x, skip, filters):
+    """Your version: a transposed convolution that upsamples, then the skip connection."""
+    x = layers.UpSampling2D()(x)  # replace with a Conv2DTranspose
+    return layers.Concatenate()([x, skip])
+
+
+def build_light_model(num_classes, filters=(64, 32, 16, 16)):
+    """The network of this notebook with `light_decoder_block` in place of `decoder_block`."""
+    encoder = build_encoder()
+    skips = [encoder.get_layer(name).output for name in reversed(SKIP_LAYER_NAMES)]
+    x = encoder.output
+    for block_filters, skip in zip(filters, skips):
+        x = light_decoder_block(x, skip, block_filters)
+    x = layers.UpSampling2D()(x)
+    x = layers.Conv2D(num_classes, 1)(x)
+    return keras.Model(encoder.input, layers.Softmax()(x))
+
+
+light = build_light_model(spec.num_classes)
+light_decoder = light.count_params() - encoder_parameters
+print(f"light model: {light.count_params():,} parameters, decoder {light_decoder:,} "
+      f"({light_decoder / (model.count_params() - encoder_parameters):.0%} of the original decoder's)")
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+# Solution: each block upsamples with a learned 3x3 transposed convolution, then concatenates the skip.
+def light_decoder_block(x, skip, filters):
+    """A transposed convolution that upsamples, then the skip connection."""
+    x = layers.Conv2DTranspose(filters, 3, strides=2, padding="same", activation="relu")(x)
+    return layers.Concatenate()([x, skip])
+
+
+light = build_light_model(spec.num_classes)
+light_decoder = light.count_params() - encoder_parameters
+print(f"light model: {light.count_params():,} parameters, decoder {light_decoder:,} "
+      f"({light_decoder / (model.count_params() - encoder_parameters):.0%} of the original decoder's)")
 
 # %% [markdown]
 # Next: **4. Training from scratch.**

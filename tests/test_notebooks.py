@@ -39,3 +39,64 @@ def test_each_notebook_opens_with_a_colab_badge_and_a_guarded_setup(source):
     cells = nbformat.read(source.with_suffix(".ipynb"), as_version=4).cells
     assert "colab-badge.svg" in cells[0].source and source.stem in cells[0].source
     assert 'if "google.colab" in sys.modules:' in cells[1].source
+
+
+def _taught_cells():
+    """(notebook, cell source, module path) of each cell that shows the package's code."""
+    import jupytext
+
+    for source in SOURCES:
+        for cell in jupytext.read(source).cells:
+            first = cell.source.splitlines()[0] if cell.source else ""
+            if cell.cell_type == "code" and first.startswith("# The code of workshop_helpers/"):
+                module = first.removeprefix("# The code of ").rstrip(".")
+                yield source.stem, cell.source, Path(__file__).resolve().parents[1] / module
+
+
+def _definitions(text: str) -> dict:
+    """Top-level functions, classes and assignments of Python source, by name, as their source text."""
+    import ast
+
+    tree, found = ast.parse(text), {}
+    for node in tree.body:
+        names = ([node.name] if isinstance(node, (ast.FunctionDef, ast.ClassDef))
+                 else [t.id for t in node.targets if isinstance(t, ast.Name)] if isinstance(node, ast.Assign)
+                 else [])
+        for name in names:
+            found[name] = ast.get_source_segment(text, node)
+    return found
+
+
+def test_notebooks_show_the_code_the_package_runs():
+    cells = list(_taught_cells())
+    shown = {}
+    for notebook, text, module in cells:
+        package = _definitions(module.read_text())
+        for name, code in _definitions(text).items():
+            assert name in package, f"{notebook} defines {name}, which {module.name} lacks"
+            assert code == package[name], f"{notebook}: {name} differs from {module.name}'s"
+            shown.setdefault(module.name, set()).add(name)
+    # The lesson builds the network, the loss and the generator's core in front of the reader.
+    assert {"build_encoder", "decoder_block", "build_model", "SKIP_LAYER_NAMES"} <= shown["model.py"]
+    assert "masked_loss" in shown["metrics.py"]
+    assert {"preprocess", "crop_batch"} <= shown["pipeline.py"]
+
+
+def test_a_changed_function_in_the_package_fails_the_comparison():
+    notebook, text, module = next(c for c in _taught_cells() if c[2].name == "model.py")
+    package = _definitions(module.read_text().replace("activation=\"relu\")(x)", "activation=\"gelu\")(x)"))
+    assert any(package.get(name) != code for name, code in _definitions(text).items())
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+def test_badge_and_setup_cell_come_from_the_one_repository_address(source):
+    from workshop_helpers.session import colab_badge
+
+    cells = nbformat.read(source.with_suffix(".ipynb"), as_version=4).cells
+    assert colab_badge(source.stem + ".ipynb") in cells[0].source
+    setup = cells[1].source
+    assert setup.startswith("# Setup: in Colab, install the workshop first")
+    from workshop_helpers.session import setup_cell
+
+    arguments = setup.rsplit("start(", 1)[1].rsplit(")", 1)[0]
+    assert setup == setup_cell(arguments)

@@ -11,11 +11,13 @@ from .inference import predict, predict_labels, sliding_window_predict
 from .metrics import MaskedPixelAccuracy, evaluate, masked_loss, mean_iou_metric, per_class_iou_metrics
 from .model import build_model, freeze_encoder, reestimate_batchnorm
 from .pipeline import SegmentationGenerator, preprocess
-from .training import compile_model, load_checkpoint, load_or_train, load_trained, train
+from .settings import Settings, load_settings
+from .training import compile_model, get_trained_model, load_checkpoint, load_trained, train
 
 __all__ = [
     "CAMVID", "DATASETS", "VOC", "DataNotFoundError", "DatasetSpec", "MaskedPixelAccuracy", "SegmentationGenerator",
-    "build_model", "compile_model", "freeze_encoder", "load_trained", "evaluate", "get_spec", "load_checkpoint", "load_or_train", "load_split",
+    "build_model", "compile_model", "freeze_encoder", "load_trained", "evaluate", "get_spec", "load_checkpoint", "get_trained_model", "load_split",
     "masked_loss", "mean_iou_metric", "per_class_iou_metrics", "predict", "predict_labels", "preprocess", "prepare_camvid", "prepare_voc",
-    "reestimate_batchnorm", "sliding_window_predict", "train", "voc_subset_ids",
+    "reestimate_batchnorm", "sliding_window_predict", "train", "voc_subset_ids", "Settings",
+    "load_settings",
 ]

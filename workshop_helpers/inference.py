@@ -1,4 +1,4 @@
-"""Fast fully-convolutional prediction, and the seed's sliding-window method as a reference."""
+"""Fast fully-convolutional prediction, and the original notebook's sliding-window method as a reference."""
 
 from __future__ import annotations
 
@@ -104,13 +104,13 @@ def predict_labels(model: keras.Model, images, size: int = PREDICT_SIZE, tta: bo
 
 
 def window_offsets(size: int = PREDICT_SIZE, window: int = CROP_SIZE, step: int = 3) -> list[int]:
-    """Top-left offsets of the seed's sliding windows along one axis."""
+    """Top-left offsets of the original notebook's sliding windows along one axis."""
     return list(range(0, size - window + 1, step))
 
 
 def sliding_window_predict(model: keras.Model, images, window: int = CROP_SIZE, step: int = 3,
                            size: int = PREDICT_SIZE, tta: bool = True, batch_size: int = 32) -> np.ndarray:
-    """The seed's method: average flip-TTA predictions of 224 windows over the 256 image, batched."""
+    """The original notebook's method: average flip-TTA predictions of 224 windows over the 256 image, batched."""
     batch, single = as_uint8_batch(images)
     height, width = batch.shape[1:3]
     offsets = [(top, left) for top in window_offsets(size, window, step) for left in window_offsets(size, window, step)]

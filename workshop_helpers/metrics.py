@@ -12,14 +12,15 @@ from .inference import predict_labels
 
 @keras.saving.register_keras_serializable(package="workshop_helpers")
 def masked_loss(y_true, y_pred):
-    """Sparse categorical cross-entropy averaged over the non-void pixels (labels >= 0).
-
-    The seed averaged over all pixels with void counted as zero loss, so a batch's loss shrank with its share of
-    void pixels. Averaging over valid pixels keeps the loss and its gradients on one scale whatever the void share.
-    """
-    labels = ops.squeeze(ops.cast(y_true, "int32"), axis=-1) if len(y_true.shape) == 4 else ops.cast(y_true, "int32")
-    valid = ops.cast(labels >= 0, y_pred.dtype)
+    """Sparse categorical cross-entropy averaged over the non-void pixels (labels >= 0)."""
+    labels = ops.cast(y_true, "int32")
+    if len(labels.shape) == 4:
+        labels = ops.squeeze(labels, axis=-1)  # [batch, height, width, 1] -> [batch, height, width]
+    valid = ops.cast(labels >= 0, y_pred.dtype)  # 1 for a labelled pixel, 0 for void (-1)
+    # Void pixels get class 0 so the cross-entropy is defined; `valid` then zeroes their loss.
     per_pixel = ops.sparse_categorical_crossentropy(ops.maximum(labels, 0), y_pred)
+    # Divide by the number of valid pixels, not all pixels: the original notebook's all-pixel mean made
+    # the loss shrink with a batch's share of void pixels.
     return ops.sum(per_pixel * valid) / ops.maximum(ops.sum(valid), 1.0)
 
 
@@ -61,16 +62,22 @@ def per_class_iou_metrics(class_names) -> list[keras.metrics.IoU]:
 
 
 def scores_from_confusion(confusion: np.ndarray) -> dict:
-    """mIoU, per-class IoU (NaN for classes absent from truth and prediction) and pixel accuracy."""
+    """mIoU, per-class IoU (None for classes absent from truth), pixel accuracy and the confusion matrix.
+
+    Rows are true classes, columns predicted ones. A class with no pixel in the truth (VOC's aeroplane in the
+    partial subset) has no IoU to speak of: it is left out of the mean, and `skipped` names its index.
+    """
     confusion = np.asarray(confusion, dtype=np.float64)
     hits = np.diag(confusion)
     union = confusion.sum(0) + confusion.sum(1) - hits
     with np.errstate(invalid="ignore", divide="ignore"):
-        iou = np.where(union > 0, hits / union, np.nan)
+        iou = np.where(confusion.sum(1) > 0, hits / union, np.nan)
     return {
         "mIoU": float(np.nanmean(iou)) if np.isfinite(iou).any() else 0.0,
         "per_class_iou": [None if np.isnan(v) else float(v) for v in iou],
         "pixel_accuracy": float(hits.sum() / max(confusion.sum(), 1.0)),
+        "confusion": confusion,
+        "skipped": [int(i) for i in np.flatnonzero(confusion.sum(1) == 0)],
     }
 
 
@@ -91,7 +98,7 @@ def evaluate(model: keras.Model, images: np.ndarray, masks: np.ndarray, num_clas
 
 
 def per_image_weighted_iou(labels: np.ndarray, masks: np.ndarray) -> np.ndarray:
-    """Per image, the IoU of each class present in the truth, weighted by its share of valid pixels (the seed's view)."""
+    """Per image, the IoU of each class present in the truth, weighted by its share of valid pixels (the original view)."""
     scores = []
     for predicted, truth in zip(labels, masks):
         valid = truth >= 0

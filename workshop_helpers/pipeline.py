@@ -18,6 +18,21 @@ def preprocess(images: np.ndarray) -> np.ndarray:
     return out
 
 
+def crop_batch(images, masks, indices, tops, lefts, flips, size: int, mirrored=None):
+    """Preprocessed size x size crops of images[indices] and their int32 masks (void stays -1).
+
+    Flipped crops come from `mirrored`, a left-right mirrored copy of (images, masks): copying rows of a
+    mirrored array is ~10x faster than copying a window read backwards.
+    """
+    x = np.empty((len(indices), size, size, 3), dtype=np.uint8)
+    y = np.empty((len(indices), size, size, 1), dtype=np.int32)
+    for k, (i, top, left, flip) in enumerate(zip(indices, tops, lefts, flips)):
+        source_images, source_masks = mirrored if flip else (images, masks)
+        x[k] = source_images[i, top:top + size, left:left + size]
+        y[k, ..., 0] = source_masks[i, top:top + size, left:left + size]  # same window: labels stay aligned
+    return preprocess(x), y
+
+
 class SegmentationGenerator(keras.utils.PyDataset):
     """Batches of (preprocessed crops, int32 masks with -1 void) from in-memory uint8 arrays."""
 
@@ -62,10 +77,5 @@ class SegmentationGenerator(keras.utils.PyDataset):
         else:
             top, left = np.full(n, spare_y // 2), np.full(n, spare_x // 2)
             flip = np.zeros(n, dtype=bool)
-        x = np.empty((n, size, size, 3), dtype=np.uint8)
-        y = np.empty((n, size, size, 1), dtype=np.int32)
-        for k, (i, t, l, f) in enumerate(zip(batch, top, left, flip)):
-            images, masks = (self.mirrored_images, self.mirrored_masks) if f else (self.images, self.masks)
-            x[k] = images[i, t:t + size, l:l + size]
-            y[k, ..., 0] = masks[i, t:t + size, l:l + size]
-        return preprocess(x), y
+        mirrored = (self.mirrored_images, self.mirrored_masks) if self.augment else None
+        return crop_batch(self.images, self.masks, batch, top, left, flip, size, mirrored)

@@ -1,10 +1,17 @@
-"""Notebook settings: full (the seed's recipe), fast (CI, rehearsal) or cpu (a laptop track), overridable by env."""
+"""One settings object for training: presets, and one loader for environment, CLI and notebook values.
+
+A new hyperparameter is one new field of `Settings` (with its help text): the loader derives the environment
+variable (`WORKSHOP_<FIELD>`), the CLI flag (`--field-name`), the parsing and the checks from it.
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
+
+MODEL_SOURCES = ("train", "checkpoint")
+PRETRAINED_BATCHNORM = ("inference", "train")
 
 
 def default_checkpoint_dir() -> Path:
@@ -13,70 +20,173 @@ def default_checkpoint_dir() -> Path:
     return Path(env) if env else Path(__file__).resolve().parent.parent / "checkpoints"
 
 
+def _help(text: str, **checks) -> dict:
+    return {"help": text, **checks}
+
+
 @dataclass(frozen=True)
 class Settings:
-    """What a training notebook runs: dataset, epochs, batch size, learning rate and image budget."""
+    """What the training notebooks and `python -m workshop_helpers train` run."""
 
-    dataset: str = "voc"
-    epochs: int = 20
-    batch_size: int = 4
-    learning_rate: float = 1e-4
-    max_train_images: int | None = None
-    seed: int = 0
-    use_checkpoints: bool = False
-    crop_size: int = 224
-    cosine_decay: bool = False
-    freeze_pretrained_encoder: bool = False
-    batchnorm_momentum: float | None = None
-    preset: str = "full"
+    preset: str = field(default="full", metadata=_help("full, fast or cpu (see PRESETS)"))
+    dataset: str = field(default="voc", metadata=_help("voc or camvid"))
+    epochs: int = field(default=20, metadata=_help("passes over the training images", minimum=1))
+    batch_size: int = field(default=4, metadata=_help("images per training step", minimum=1))
+    learning_rate: float = field(default=1e-4, metadata=_help("Adam's learning rate", positive=True))
+    cosine_decay: bool = field(default=False, metadata=_help("decay the learning rate to 0 along a cosine"))
+    crop_size: int = field(default=224, metadata=_help("training crop side, divisible by 32, at most 256",
+                                                       minimum=32, multiple_of=32, maximum=256))
+    max_train_images: int | None = field(default=None, metadata=_help("train on an evenly spaced subset",
+                                                                      minimum=1))
+    seed: int = field(default=0, metadata=_help("random seed of weights, crops and order"))
+    freeze_pretrained_encoder: bool = field(
+        default=False, metadata=_help("train only the decoder of the pretrained model"))
+    pretrained_batchnorm: str = field(
+        default="train", metadata=_help("the pretrained encoder's BatchNorm layers: 'inference' keeps "
+                                        "ImageNet's statistics (Keras' fine-tuning advice), 'train' updates them"))
+    batchnorm_momentum: float | None = field(
+        default=None, metadata=_help("BatchNorm momentum of the layers that train (Keras: 0.99)",
+                                     positive=True, maximum=1.0))
+    models: str = field(default="train", metadata=_help(
+        "train: train here (notebook 5 reuses notebook 4's scratch model trained with the same settings); "
+        "checkpoint: load models trained beforehand (`train`, or `fetch-checkpoints`)"))
+    show_progress: bool = field(default=False, metadata=_help(
+        "after each epoch, show the prediction on one validation image (off in CI)"))
 
     @property
     def fast(self) -> bool:
         return self.preset == "fast"
 
     def describe(self) -> str:
-        return "\n".join(f"{key:>16}: {value}" for key, value in asdict(self).items())
+        """One `name: value` line per setting."""
+        return "\n".join(f"{key:>26}: {value}" for key, value in asdict(self).items())
 
-    def checkpoint(self, kind: str) -> Path:
-        """Checkpoint path of the 'scratch' or 'pretrained' model; fast runs never overwrite full ones."""
+    def checkpoint(self, kind: str, directory: str | Path | None = None) -> Path:
+        """Checkpoint path of the 'scratch' or 'pretrained' model; short presets never overwrite full ones."""
         suffix = "" if self.preset == "full" else f"_{self.preset}"
-        return default_checkpoint_dir() / f"{self.dataset}_{kind}{suffix}.keras"
+        return Path(directory or default_checkpoint_dir()) / f"{self.dataset}_{kind}{suffix}.keras"
 
-    def train_kwargs(self, pretrained: bool) -> dict:
-        """Keyword arguments of workshop_helpers.train for these settings."""
-        return dict(dataset=self.dataset, pretrained=pretrained, epochs=self.epochs, batch_size=self.batch_size,
-                    learning_rate=self.learning_rate, max_train_images=self.max_train_images, seed=self.seed,
-                    crop_size=self.crop_size, cosine_decay=self.cosine_decay,
-                    freeze_pretrained_encoder=self.freeze_pretrained_encoder,
-                    batchnorm_momentum=self.batchnorm_momentum)
+    def training_fields(self) -> dict:
+        """The settings that decide what a trained model is (not how it is obtained or shown)."""
+        return {k: v for k, v in asdict(self).items() if k not in ("models", "show_progress")}
 
 
 FULL = Settings()
-# Few images, two epochs: minutes on a laptop CPU, and still enough to show the pretrained encoder's head start.
-FAST = Settings(epochs=2, batch_size=8, learning_rate=5e-4, max_train_images=96, preset="fast")
-# The CPU track: both models in under 15 minutes on 2 cores (see benchmarks/RESULTS.md for the measurement).
-CPU = Settings(epochs=5, batch_size=8, learning_rate=1e-3, crop_size=160, cosine_decay=True, freeze_pretrained_encoder=True,
-               batchnorm_momentum=0.9, preset="cpu")
+# CI and rehearsals: minutes on a laptop CPU. Scratch keeps Keras' BatchNorm defaults so notebook 4 can show
+# the lagging statistics; the pretrained encoder keeps ImageNet's statistics (Keras' fine-tuning advice).
+FAST = Settings(preset="fast", epochs=2, batch_size=8, learning_rate=5e-4, max_train_images=96,
+                pretrained_batchnorm="inference")
+# The CPU track: both models in under 15 minutes on 2 cores (benchmarks/RESULTS.md has the measurements).
+CPU = Settings(preset="cpu", epochs=5, batch_size=8, learning_rate=1e-3, crop_size=160, cosine_decay=True,
+               pretrained_batchnorm="inference", batchnorm_momentum=0.9)
 PRESETS = {"full": FULL, "fast": FAST, "cpu": CPU}
 
-_OVERRIDES = {"WORKSHOP_DATASET": ("dataset", str), "WORKSHOP_EPOCHS": ("epochs", int),
-              "WORKSHOP_BATCH_SIZE": ("batch_size", int), "WORKSHOP_LEARNING_RATE": ("learning_rate", float),
-              "WORKSHOP_MAX_IMAGES": ("max_train_images", int), "WORKSHOP_SEED": ("seed", int)}
+CHOICES = {"preset": tuple(PRESETS), "dataset": ("voc", "camvid"), "models": MODEL_SOURCES,
+           "pretrained_batchnorm": PRETRAINED_BATCHNORM}
+TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
 
 
-def _flag(value: str | None) -> bool:
-    return (value or "").strip().lower() in ("1", "true", "yes")
+class SettingsError(ValueError):
+    """A setting has a value it cannot take; the message names the setting."""
 
 
-def load_settings(environ=None) -> Settings:
-    """A preset (WORKSHOP_PRESET=full|fast|cpu; WORKSHOP_FAST=1 means fast) with WORKSHOP_DATASET, ... on top."""
+def env_name(name: str) -> str:
+    """The environment variable of a setting: WORKSHOP_<NAME>."""
+    return f"WORKSHOP_{name.upper()}"
+
+
+def _kind(spec) -> str:
+    text = str(spec.type)
+    return next(kind for kind in ("bool", "int", "float", "str") if kind in text)
+
+
+def parse_value(name: str, raw, source: str | None = None):
+    """A setting's value from text (or a Python value), checked; errors name the variable or flag."""
+    spec = {f.name: f for f in fields(Settings)}.get(name)
+    label = source or env_name(name)
+    if spec is None:
+        raise SettingsError(f"Unknown setting {name!r}; known: {', '.join(f.name for f in fields(Settings))}.")
+    kind, checks = _kind(spec), spec.metadata
+    if raw is None or (isinstance(raw, str) and raw.strip().lower() in ("none", "") and kind != "bool"):
+        if spec.default is None:
+            return None
+        raise SettingsError(f"{label} needs a value.")
+    if isinstance(raw, str):
+        text = raw.strip()
+        try:
+            if kind == "bool":
+                if text.lower() not in TRUE + FALSE:
+                    raise ValueError
+                value = text.lower() in TRUE
+            elif kind == "int":
+                value = int(text)
+            elif kind == "float":
+                value = float(text)
+            else:
+                value = text.lower()
+        except ValueError:
+            wanted = {"bool": "1 or 0", "int": "a whole number", "float": "a number"}[kind]
+            raise SettingsError(f"{label} must be {wanted}, not {raw!r}.") from None
+    else:
+        value = raw
+        if kind == "int" and (isinstance(value, bool) or not isinstance(value, int)):
+            raise SettingsError(f"{label} must be a whole number, not {raw!r}.")
+        if kind == "float" and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise SettingsError(f"{label} must be a number, not {raw!r}.")
+        value = float(value) if kind == "float" else value
+    if name in CHOICES and value not in CHOICES[name]:
+        raise SettingsError(f"{label} must be one of {', '.join(CHOICES[name])}, not {raw!r}.")
+    if "minimum" in checks and value < checks["minimum"]:
+        raise SettingsError(f"{label} must be at least {checks['minimum']}, not {raw!r}.")
+    if checks.get("positive") and value <= 0:
+        raise SettingsError(f"{label} must be greater than 0, not {raw!r}.")
+    if "maximum" in checks and value > checks["maximum"]:
+        raise SettingsError(f"{label} must be at most {checks['maximum']}, not {raw!r}.")
+    if "multiple_of" in checks and value % checks["multiple_of"]:
+        raise SettingsError(f"{label} must be divisible by {checks['multiple_of']}, not {raw!r}.")
+    return value
+
+
+def load_settings(environ=None, labels: dict | None = None, **overrides) -> Settings:
+    """A preset, then WORKSHOP_* environment variables, then keyword overrides (notebook or CLI), checked.
+
+    The preset comes from `preset=` or WORKSHOP_PRESET (WORKSHOP_FAST=1 is short for WORKSHOP_PRESET=fast).
+    An override whose value is None is ignored (a CLI flag not given); `labels` names overrides in errors.
+    """
     environ = os.environ if environ is None else environ
-    name = "fast" if _flag(environ.get("WORKSHOP_FAST")) else environ.get("WORKSHOP_PRESET", "full").lower()
-    if name not in PRESETS:
-        raise ValueError(f"WORKSHOP_PRESET must be one of {sorted(PRESETS)}, not {name!r}.")
-    settings = PRESETS[name]
-    settings = replace(settings, use_checkpoints=_flag(environ.get("WORKSHOP_USE_CHECKPOINTS")))
-    for variable, (field, kind) in _OVERRIDES.items():
-        if environ.get(variable):
-            settings = replace(settings, **{field: kind(environ[variable])})
-    return settings
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    labels = {name: (labels or {}).get(name, name) for name in overrides}
+    if "preset" in overrides:
+        preset = parse_value("preset", overrides.pop("preset"), labels["preset"])
+    elif _is_true(environ.get("WORKSHOP_FAST"), "WORKSHOP_FAST"):
+        preset = "fast"
+    else:
+        preset = parse_value("preset", environ.get(env_name("preset"), "full"))
+    values = {spec.name: parse_value(spec.name, environ[env_name(spec.name)])
+              for spec in fields(Settings) if spec.name != "preset" and env_name(spec.name) in environ}
+    values.update({name: parse_value(name, raw, labels[name]) for name, raw in overrides.items()})
+    return replace(PRESETS[preset], **values)
+
+
+def _is_true(raw: str | None, label: str) -> bool:
+    text = (raw or "").strip().lower()
+    if text not in TRUE + FALSE:
+        raise SettingsError(f"{label} must be 1 or 0, not {raw!r}.")
+    return text in TRUE
+
+
+def add_arguments(parser) -> None:
+    """One CLI flag per setting (`--batch-size`, ...), each defaulting to the preset's value."""
+    for spec in fields(Settings):
+        flag = "--" + spec.name.replace("_", "-")
+        if spec.name in CHOICES:
+            parser.add_argument(flag, choices=CHOICES[spec.name], help=spec.metadata["help"])
+        else:
+            parser.add_argument(flag, help=f"{spec.metadata['help']} (default: the preset's)")
+
+
+def from_arguments(args, environ=None) -> Settings:
+    """Settings from parsed CLI flags (text, checked like environment variables) on top of the environment."""
+    given = {spec.name: getattr(args, spec.name, None) for spec in fields(Settings)}
+    labels = {name: "--" + name.replace("_", "-") for name in given}
+    return load_settings(environ, labels=labels, **given)

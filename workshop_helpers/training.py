@@ -1,16 +1,23 @@
-"""Compiling, training, checkpoints and histories."""
+"""Training from one Settings object, checkpoints with their histories, and getting a trained model."""
 
 from __future__ import annotations
 
 import json
+import zipfile
+from dataclasses import asdict
 from pathlib import Path
 
 import keras
 
 from .datasets import get_spec, load_split
 from .metrics import MaskedPixelAccuracy, masked_loss, mean_iou_metric
-from .model import batchnorm_layers, build_model, freeze_encoder
-from .pipeline import CROP_SIZE, SegmentationGenerator
+from .model import batchnorm_layers, build_model, encoder_layers, freeze_encoder
+from .pipeline import SegmentationGenerator
+from .settings import Settings
+
+
+class CheckpointError(ValueError):
+    """A checkpoint is missing or damaged; the message says what to do."""
 
 
 def compile_model(model: keras.Model, num_classes: int, learning_rate=1e-4) -> keras.Model:
@@ -20,71 +27,125 @@ def compile_model(model: keras.Model, num_classes: int, learning_rate=1e-4) -> k
     return model
 
 
-def save_history(history: dict, path: str | Path) -> None:
-    """Write a Keras history dict as JSON."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(json.dumps({k: [float(v) for v in vs] for k, vs in history.items()}, indent=1))
-
-
-def load_history(path: str | Path) -> dict:
-    """Read a history JSON written by save_history."""
-    return json.loads(Path(path).read_text())
-
-
-def load_checkpoint(path: str | Path) -> keras.Model:
-    """Load a .keras checkpoint in safe mode (custom objects are registered by this package)."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"No checkpoint at {path}. Train one with `python -m workshop_helpers train`.")
-    return keras.saving.load_model(path, safe_mode=True)
-
-
-def train(dataset: str, pretrained: bool, epochs: int = 20, batch_size: int = 4, learning_rate: float = 1e-4,
-          data_dir=None, max_train_images: int | None = None, checkpoint: str | Path | None = None,
-          seed: int = 0, verbose: int | str = "auto", data=None, crop_size: int = CROP_SIZE,
-          cosine_decay: bool = False, freeze_pretrained_encoder: bool = False,
-          batchnorm_momentum: float | None = None) -> tuple[keras.Model, dict]:
-    """Build, compile and fit a model on a prepared dataset; save checkpoint and history if asked."""
-    spec = get_spec(dataset)
-    keras.utils.set_random_seed(seed)
-    if data is None:
-        data = (load_split(spec.name, "train", data_dir, limit=max_train_images), load_split(spec.name, "val", data_dir))
-    (train_x, train_y), (val_x, val_y) = data
-    batches = SegmentationGenerator(train_x, train_y, batch_size, augment=True, seed=seed, crop_size=crop_size)
-    if cosine_decay:
-        learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=epochs * len(batches))
-    model = build_model(spec.num_classes, pretrained=pretrained, input_size=crop_size)
-    if pretrained and freeze_pretrained_encoder:
-        freeze_encoder(model)
-    if batchnorm_momentum is not None:
-        # Keras' 0.999 lets the moving statistics lag far behind weights that change fast (see notebook 4).
+def configure_batchnorm(model: keras.Model, settings: Settings, pretrained: bool) -> keras.Model:
+    """Apply the settings' BatchNorm handling: ImageNet statistics kept, or a momentum for those that train."""
+    if pretrained and settings.pretrained_batchnorm == "inference":
+        # A non-trainable BatchNorm layer runs in inference mode in Keras 3: ImageNet's statistics stay put
+        # while the convolutions around them fine-tune (the Keras transfer-learning guide's advice).
+        encoder = set(id(layer) for layer in encoder_layers(model))
         for layer in batchnorm_layers(model):
-            layer.momentum = batchnorm_momentum
-    model = compile_model(model, spec.num_classes, learning_rate)
-    fitted = model.fit(batches,
-                       validation_data=SegmentationGenerator(val_x, val_y, 8, augment=False, crop_size=crop_size),
-                       epochs=epochs, verbose=verbose)
+            if id(layer) in encoder:
+                layer.trainable = False
+    if settings.batchnorm_momentum is not None:
+        # Keras' 0.99 lets the moving statistics lag behind weights that change fast (see notebook 4).
+        for layer in batchnorm_layers(model):
+            layer.momentum = settings.batchnorm_momentum
+    return model
+
+
+def build_for_training(settings: Settings, pretrained: bool, steps_per_epoch: int) -> keras.Model:
+    """The compiled network the settings describe, ready for fit()."""
+    spec = get_spec(settings.dataset)
+    model = build_model(spec.num_classes, pretrained=pretrained, input_size=settings.crop_size)
+    if pretrained and settings.freeze_pretrained_encoder:
+        freeze_encoder(model)
+    configure_batchnorm(model, settings, pretrained)
+    learning_rate = settings.learning_rate
+    if settings.cosine_decay:
+        learning_rate = keras.optimizers.schedules.CosineDecay(
+            learning_rate, decay_steps=settings.epochs * steps_per_epoch)
+    return compile_model(model, spec.num_classes, learning_rate)
+
+
+def train(settings: Settings, pretrained: bool, checkpoint: str | Path | None = None, data=None,
+          data_dir=None, callbacks=(), verbose: int | str = "auto") -> tuple[keras.Model, dict]:
+    """Train the scratch or pretrained model the settings describe; save checkpoint and history if asked.
+
+    `data` is ((train images, train masks), (val images, val masks)); by default the prepared splits.
+    """
+    spec = get_spec(settings.dataset)
+    keras.utils.set_random_seed(settings.seed)
+    if data is None:
+        data = (load_split(spec.name, "train", data_dir, limit=settings.max_train_images),
+                load_split(spec.name, "val", data_dir))
+    (train_x, train_y), (val_x, val_y) = data
+    batches = SegmentationGenerator(train_x, train_y, settings.batch_size, augment=True, seed=settings.seed,
+                                    crop_size=settings.crop_size)
+    model = build_for_training(settings, pretrained, len(batches))
+    validation = SegmentationGenerator(val_x, val_y, 8, augment=False, crop_size=settings.crop_size)
+    fitted = model.fit(batches, validation_data=validation, epochs=settings.epochs, verbose=verbose,
+                       callbacks=list(callbacks))
     history = {k: [float(v) for v in vs] for k, vs in fitted.history.items()}
     if checkpoint is not None:
-        checkpoint = Path(checkpoint)
-        checkpoint.parent.mkdir(parents=True, exist_ok=True)
-        model.save(checkpoint)
-        save_history(history, checkpoint.with_suffix(".history.json"))
+        save_checkpoint(model, history, settings, checkpoint)
     return model, history
 
 
+def history_path(checkpoint: str | Path) -> Path:
+    """Where the training history and settings of a checkpoint live."""
+    return Path(checkpoint).with_suffix(".history.json")
+
+
+def save_checkpoint(model: keras.Model, history: dict, settings: Settings, checkpoint: str | Path) -> None:
+    """Save the model, and its history with the settings that trained it, next to each other."""
+    checkpoint = Path(checkpoint)
+    checkpoint.parent.mkdir(parents=True, exist_ok=True)
+    model.save(checkpoint)
+    record = {"settings": asdict(settings), "history": history}
+    history_path(checkpoint).write_text(json.dumps(record, indent=1))
+
+
+def load_history(path: str | Path) -> tuple[dict, dict | None]:
+    """(history, settings that trained it or None) from a .history.json."""
+    record = json.loads(Path(path).read_text())
+    if "history" in record and isinstance(record["history"], dict):
+        return record["history"], record.get("settings")
+    return record, None
+
+
+def load_checkpoint(path: str | Path) -> keras.Model:
+    """Load a .keras checkpoint in safe mode; a missing or damaged file raises CheckpointError."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"No checkpoint at {path}. Train one with `python -m workshop_helpers train` "
+                              "or download the published ones with `python -m workshop_helpers "
+                              "fetch-checkpoints`.")
+    if not zipfile.is_zipfile(path):
+        raise CheckpointError(f"{path} is damaged (not a .keras archive): delete it and train or fetch it "
+                              "again.")
+    try:
+        return keras.saving.load_model(path, safe_mode=True)
+    except Exception as err:  # Keras raises many kinds for a truncated or foreign archive
+        raise CheckpointError(f"{path} is damaged ({err.__class__.__name__}: {str(err)[:120]}): delete it "
+                              "and train or fetch it again.") from err
+
+
 def load_trained(checkpoint: str | Path) -> tuple[keras.Model, dict]:
-    """A saved model and its training history."""
-    checkpoint = Path(checkpoint)
+    """A saved model and its training history ({} when there is none)."""
     model = load_checkpoint(checkpoint)
-    history_path = checkpoint.with_suffix(".history.json")
-    return model, (load_history(history_path) if history_path.exists() else {})
+    path = history_path(checkpoint)
+    return model, (load_history(path)[0] if path.exists() else {})
 
 
-def load_or_train(checkpoint: str | Path, **train_kwargs) -> tuple[keras.Model, dict]:
-    """Reuse a saved checkpoint and its history if present, else train and save one."""
-    checkpoint = Path(checkpoint)
-    if checkpoint.exists() and checkpoint.with_suffix(".history.json").exists():
-        print(f"Reusing {checkpoint}")
+def trained_with(checkpoint: str | Path, settings: Settings) -> bool:
+    """Whether a checkpoint exists and was trained with these settings."""
+    path = history_path(checkpoint)
+    if not (Path(checkpoint).exists() and path.exists()):
+        return False
+    saved = load_history(path)[1]
+    return saved is not None and {k: saved.get(k) for k in settings.training_fields()} == \
+        settings.training_fields()
+
+
+def get_trained_model(settings: Settings, pretrained: bool, reuse: bool = False, callbacks=(),
+                      checkpoint_dir=None, data_dir=None) -> tuple[keras.Model, dict]:
+    """The one way to a trained model: train it, reuse one trained with the same settings, or load one.
+
+    settings.models == "checkpoint" loads the checkpoint trained beforehand; "train" trains and saves one,
+    or, with `reuse`, loads a checkpoint trained with exactly these settings when there is one.
+    """
+    checkpoint = settings.checkpoint("pretrained" if pretrained else "scratch", checkpoint_dir)
+    if settings.models == "checkpoint" or (reuse and trained_with(checkpoint, settings)):
+        print(f"Loading {checkpoint}")
         return load_trained(checkpoint)
-    return train(checkpoint=checkpoint, **train_kwargs)
+    return train(settings, pretrained, checkpoint=checkpoint, data_dir=data_dir, callbacks=callbacks)

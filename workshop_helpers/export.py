@@ -1,0 +1,114 @@
+"""Export a trained network for deployment (ONNX, LiteRT) and run the exported file without Keras."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import keras
+import numpy as np
+
+FORMATS = {"onnx": ".onnx", "litert": ".tflite"}
+# Packages each format needs to export and to run (the `export` extra of pyproject.toml installs them).
+REQUIRED_PACKAGES = {"onnx": ("tf2onnx", "onnx", "onnxruntime"), "litert": ("ai_edge_litert",)}
+# LiteRT's built-in convolutions need a fixed input size; ONNX keeps height and width free.
+LITERT_INPUT_SIZE = 256
+# Largest difference of softmax probabilities between Keras and an exported model that still counts as
+# the same network (measured: below 1e-6 on CPU for both formats; see tests/test_export.py).
+TOLERANCE = 1e-4
+
+
+class ExportError(RuntimeError):
+    """An export is impossible here (a missing package, an unknown format); the message says what to do."""
+
+
+def missing_packages(format: str) -> list[str]:
+    """The packages an export format needs that are not installed."""
+    if format not in FORMATS:
+        raise ExportError(f"Unknown export format {format!r}; choose one of {', '.join(FORMATS)}.")
+    return [name for name in REQUIRED_PACKAGES[format] if importlib.util.find_spec(name) is None]
+
+
+def require(format: str) -> None:
+    """Raise ExportError naming the install command when a format's packages are missing."""
+    missing = missing_packages(format)
+    if missing:
+        raise ExportError(f"Exporting to {format} needs {', '.join(missing)}: "
+                          "run `pip install -e \".[export]\"`.")
+
+
+def with_free_input_size(model: keras.Model, size: int | None = None) -> keras.Model:
+    """The same network (shared weights) taking size x size images, or any size divisible by 32 if None."""
+    if size is not None and size % 32:
+        raise ExportError(f"The input size must be divisible by 32 (the encoder halves it 5 times), not {size}.")
+    inputs = keras.Input((size, size, model.input_shape[-1]), name="image")
+    return keras.Model(inputs, model.call(inputs, training=False), name=model.name)
+
+
+def export_model(model: keras.Model, path: str | Path, format: str = "onnx",
+                 input_size: int | None = None) -> Path:
+    """Write the network's inference pass to `path` (input: MobileNetV2-preprocessed float32 NHWC)."""
+    require(format)
+    path = Path(path)
+    if path.suffix != FORMATS[format]:
+        raise ExportError(f"A {format} file must end with {FORMATS[format]}, not {path.name!r}.")
+    if format == "litert" and input_size is None:
+        input_size = LITERT_INPUT_SIZE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with_free_input_size(model, input_size).export(str(path), format=format, verbose=False)
+    return path
+
+
+def export_checkpoint(checkpoint: str | Path, format: str = "onnx", output: str | Path | None = None,
+                      input_size: int | None = None) -> Path:
+    """Export a .keras checkpoint; by default next to it, with the format's file extension."""
+    from .training import load_checkpoint
+
+    require(format)
+    model = load_checkpoint(checkpoint)
+    output = Path(output) if output else Path(checkpoint).with_suffix(FORMATS[format])
+    return export_model(model, output, format, input_size)
+
+
+def run_onnx(path: str | Path, batch: np.ndarray) -> np.ndarray:
+    """Probabilities from an exported .onnx file through ONNX Runtime on the CPU."""
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return session.run(None, {session.get_inputs()[0].name: np.asarray(batch, np.float32)})[0]
+
+
+def run_litert(path: str | Path, batch: np.ndarray) -> np.ndarray:
+    """Probabilities from an exported .tflite file through the LiteRT interpreter."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path))
+    source = interpreter.get_input_details()[0]
+    batch = np.asarray(batch, np.float32)
+    # The file is exported for one image size; the batch size is free.
+    interpreter.resize_tensor_input(source["index"], batch.shape)
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(source["index"], batch)
+    interpreter.invoke()
+    return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+
+
+def run_exported(path: str | Path, batch: np.ndarray) -> np.ndarray:
+    """Probabilities from an exported file (.onnx or .tflite) for a preprocessed batch."""
+    suffix = Path(path).suffix
+    runners = {".onnx": run_onnx, ".tflite": run_litert}
+    if suffix not in runners:
+        raise ExportError(f"Cannot run {Path(path).name}: expected a .onnx or .tflite file.")
+    return runners[suffix](path, batch)
+
+
+def compare_with_keras(model: keras.Model, path: str | Path, batch: np.ndarray) -> dict:
+    """How far the exported file's probabilities are from Keras': largest difference, label agreement."""
+    batch = np.asarray(batch, np.float32)
+    expected = keras.ops.convert_to_numpy(with_free_input_size(model)(batch, training=False))
+    got = run_exported(path, batch)
+    if got.shape != expected.shape:
+        raise ExportError(f"{Path(path).name} returned shape {got.shape}, Keras {expected.shape}.")
+    difference = float(np.abs(got - expected).max())
+    return {"max_abs_difference": difference, "label_agreement": float(np.mean(
+        got.argmax(-1) == expected.argmax(-1))), "within_tolerance": difference <= TOLERANCE}
