@@ -1,26 +1,127 @@
 # The two commands of the README, plus helpers for maintainers.
+# `make workshop` and `make test` set up what they need on a machine with only Python 3.10+:
+# a virtual environment in .venv with the package and its dev extras, the ImageNet weights, the
+# data. With WORKSHOP_DATA_MIRROR set, weights and data come from that folder. Each step is
+# skipped when its result is there, so a second run starts at once.
 PYTHON ?= python3
+VENV ?= .venv
+EXTRAS ?= dev
+PY := $(VENV)/bin/python
+comma := ,
+# Rebuilt when pyproject.toml changes (or other extras are asked for).
+STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
+DATA_DIR := $(or $(WORKSHOP_DATA_DIR),data)
+WEIGHTS_FILE := mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5
+WEIGHTS := $(or $(KERAS_HOME),$(HOME)/.keras)/models/$(WEIGHTS_FILE)
+PORT ?= 8888
 NOTEBOOKS := $(wildcard notebooks/*.py)
+# Recipes run the environment's programs: `jupyter` subcommands and kernels are found on PATH.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export VIRTUAL_ENV := $(CURDIR)/$(VENV)
 
-.PHONY: workshop test test-unit test-notebooks test-jax sync bench
+.PHONY: workshop test setup ready lint test-unit test-notebooks test-jax sync bench slides
 
-workshop:  ## open the workshop in Jupyter
-	$(PYTHON) -m jupyter lab notebooks/
+workshop: ready  ## open the workshop in Jupyter Lab
+	@token=$$($(PY) -c 'import secrets; print(secrets.token_hex(16))'); \
+	root=; [ "$$(id -u)" = 0 ] && root=--allow-root; \
+	browser=; if [ -n "$$CI$$WORKSHOP_HEADLESS" ] || { [ "$$(uname)" = Linux ] && \
+		[ -z "$$DISPLAY$$WAYLAND_DISPLAY" ]; }; then browser=--no-browser; fi; \
+	echo "==> Starting Jupyter Lab (Ctrl-C stops it). Open this URL in your browser:"; \
+	echo "    http://127.0.0.1:$(PORT)/lab?token=$$token"; \
+	exec $(PY) -m jupyterlab notebooks/ --ip 127.0.0.1 --port $(PORT) \
+		--ServerApp.port_retries=0 --IdentityProvider.token=$$token $$root $$browser
 
-test: test-unit test-notebooks  ## unit tests, then every notebook in fast mode on CamVid
+test: lint test-unit test-notebooks  ## lint, unit tests, then every notebook in fast mode on CamVid
 
-test-unit:
-	$(PYTHON) -m pytest -q tests
+# ---------------------------------------------------------------- set-up
 
-test-notebooks:
+setup: $(STAMP)  ## the virtual environment with the package installed
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null || { \
+		echo "The workshop needs Python 3.10 or newer: run make PYTHON=python3.11 (or another)."; \
+		exit 1; }
+	@if [ ! -x $(PY) ]; then \
+		echo "==> Creating the virtual environment $(VENV) (it reuses the packages $(PYTHON) has)"; \
+		$(PYTHON) -m venv --system-site-packages $(VENV) || { rm -rf $(VENV); \
+			echo "Could not create $(VENV): on Debian or Ubuntu, apt-get install python3-venv."; \
+			exit 1; }; \
+	fi
+	@echo "==> Installing the workshop package with its [$(EXTRAS)] extras into $(VENV)"
+	@$(PY) -m pip install -q --disable-pip-version-check -e ".[$(EXTRAS)]"
+	@rm -f $(VENV)/.installed-* && touch $@
+
+$(WEIGHTS): | $(STAMP)
+	@if [ -n "$$WORKSHOP_DATA_MIRROR" ]; then \
+		echo "==> Copying the ImageNet weights from $$WORKSHOP_DATA_MIRROR into the Keras cache"; \
+	else echo "==> Downloading the ImageNet weights into the Keras cache (9 MB)"; fi
+	@$(PY) -m workshop_helpers prepare weights
+
+$(DATA_DIR)/camvid/.complete: | $(STAMP)
+	@if [ -n "$$WORKSHOP_DATA_MIRROR" ]; then \
+		echo "==> Preparing CamVid from $$WORKSHOP_DATA_MIRROR into $(DATA_DIR)/camvid"; \
+	else echo "==> Downloading CamVid (SegNet tutorial) and preparing $(DATA_DIR)/camvid"; fi
+	@$(PY) -m workshop_helpers prepare camvid
+
+# With a mirror, VOC is prepared from the photos it has (the course's mirror: 591 of 1,607).
+$(DATA_DIR)/voc/.complete: | $(STAMP)
+	@if [ -n "$$WORKSHOP_DATA_MIRROR" ]; then \
+		echo "==> Preparing VOC from $$WORKSHOP_DATA_MIRROR into $(DATA_DIR)/voc (--allow-partial)"; \
+		$(PY) -m workshop_helpers prepare voc --allow-partial; \
+	else echo "==> Downloading VOC 2012 (2 GB, resumable) and preparing $(DATA_DIR)/voc"; \
+		$(PY) -m workshop_helpers prepare voc; fi
+
+ready: $(STAMP) $(WEIGHTS) $(DATA_DIR)/camvid/.complete $(DATA_DIR)/voc/.complete
+
+# ---------------------------------------------------------------- checks
+
+lint: $(STAMP)  ## lines <= 100 characters and pyflakes, as configured in pyproject.toml
+	@echo "==> Lint (ruff)"
+	@$(PY) -m ruff check
+
+test-unit: ready
+	@echo "==> Unit tests"
+	$(PY) -m pytest -q tests
+
+test-notebooks: ready
+	@echo "==> Every notebook in fast mode on CamVid (nbval)"
 	WORKSHOP_FAST=1 WORKSHOP_DATASET=camvid WORKSHOP_HEADLESS=1 MPLBACKEND=Agg \
-		$(PYTHON) -m pytest -q --nbval-lax -p no:cacheprovider notebooks/
+		$(PY) -m pytest -q --nbval-lax -p no:cacheprovider notebooks/
 
-test-jax:  ## the unit tests on the JAX backend (needs `pip install jax`)
-	KERAS_BACKEND=jax $(PYTHON) -m pytest -q tests
+test-jax: ready  ## the unit tests on the JAX backend (needs `pip install jax`)
+	KERAS_BACKEND=jax $(PY) -m pytest -q tests
 
-sync:  ## regenerate the .ipynb from the .py sources (the .py are the source of truth)
-	$(PYTHON) -m jupytext --sync $(NOTEBOOKS)
+sync: $(STAMP)  ## regenerate the .ipynb from the .py sources (the .py are the source of truth)
+	$(PY) -m jupytext --sync $(NOTEBOOKS)
 
-bench:
-	$(PYTHON) -m workshop_helpers bench
+bench: ready
+	$(PY) -m workshop_helpers bench
+
+# ---------------------------------------------------------------- slides
+
+# reveal.js slides of every notebook in build/slides/ (git-ignored), opened with no network: reveal.js,
+# require.js, jQuery and MathJax come from the npm registry on the first build (about 23 MB, kept in
+# build/slides/vendor/ for later builds) and are linked relatively. EXECUTE=1 runs the notebooks first
+# (with the WORKSHOP_* settings of the shell), so the slides show their figures.
+SLIDES_DIR := build/slides
+SLIDES_VENDOR := reveal.js@4.6.1 requirejs@2.3.7 jquery@3.7.1 mathjax@2.7.7
+SLIDES_FLAGS := --SlidesExporter.reveal_url_prefix=vendor/reveal.js \
+	--SlidesExporter.require_js_url=vendor/requirejs/require.js \
+	--SlidesExporter.jquery_url=vendor/jquery/dist/jquery.min.js \
+	--SlidesExporter.mathjax_url=vendor/mathjax/MathJax.js?config=TeX-AMS_CHTML-full,Safe \
+	--template-file docs/slides.html.j2 --SlidesExporter.reveal_scroll=True \
+	--TagRemovePreprocessor.enabled=True --TagRemovePreprocessor.remove_cell_tags=solution
+
+slides: $(STAMP) $(SLIDES_DIR)/vendor/.complete  ## reveal.js slides of the notebooks, offline
+	$(PY) -m jupyter nbconvert --to slides $(SLIDES_FLAGS) \
+		$(if $(EXECUTE),--execute --ExecutePreprocessor.timeout=-1) \
+		--output-dir $(SLIDES_DIR) $(NOTEBOOKS:.py=.ipynb)
+	@echo "==> Open $(SLIDES_DIR)/01_intro.slides.html (works offline)"
+
+$(SLIDES_DIR)/vendor/.complete:
+	@echo "==> Fetching reveal.js, require.js, jQuery and MathJax from the npm registry"
+	@mkdir -p $(@D) && cd $(@D) && for package in $(SLIDES_VENDOR); do \
+		name=$${package%@*}; rm -rf $$name && mkdir $$name && \
+		npm pack --silent $$package >/dev/null && \
+		tar -xzf $$name-*.tgz -C $$name --strip-components=1 && rm $$name-*.tgz || exit 1; done
+	@touch $@

@@ -1,15 +1,12 @@
 # ---
 # jupyter:
 #   jupytext:
+#     cell_metadata_filter: tags,jupyter,slideshow,-all
 #     formats: ipynb,py:percent
-#     notebook_metadata_filter: kernelspec,jupytext,-jupytext.text_representation.jupytext_version,-jupytext.text_representation.format_version
+#     notebook_metadata_filter: -kernelspec,-jupytext.text_representation.jupytext_version,-jupytext.text_representation.format_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
-#   kernelspec:
-#     display_name: Python 3
-#     language: python
-#     name: python3
 # ---
 
 # %% [markdown]
@@ -22,29 +19,26 @@
 # the first task and reuse it for the second: **transfer learning across tasks**.
 
 # %%
-# Setup: in Colab, fetch and install the workshop's helpers; locally this does nothing.
+# Setup: in Colab, install the workshop first; then settings, data and weights in one call.
 import sys
 
 if "google.colab" in sys.modules:
     import subprocess
 
-    subprocess.run("git clone -q --depth 1 https://github.com/segmentation-workshop/transfer-learning-segmentation"
-                   " workshop; pip install -q -e workshop", shell=True, check=True)
+    subprocess.run("git clone -q --depth 1 https://github.com/segmentation-workshop/transfer-learning-segmentation workshop"
+                   " && pip install -q -e workshop", shell=True, check=True)
     sys.path.insert(0, "workshop")
+from workshop_helpers.session import start
+
+settings, spec = start()
 
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
 
-from workshop_helpers import get_spec, load_split
+from workshop_helpers import load_split
 from workshop_helpers.diagrams import draw_classification_vs_fcn, draw_encoder_decoder
-from workshop_helpers.download import ensure_prepared
-from workshop_helpers.plotting import legend_handles, overlay
-from workshop_helpers.settings import load_settings
-
-settings = load_settings()
-spec = get_spec(settings.dataset)
-ensure_prepared(spec.name)
+from workshop_helpers.plotting import colorize, legend_handles
 
 # %% [markdown]
 # ## One photo, two questions
@@ -65,11 +59,11 @@ main_class = spec.class_names[int(np.argmax(objects[pick]))]
 fig, axes = plt.subplots(1, 2, figsize=(10, 4.5))
 axes[0].imshow(images[pick])
 axes[0].set_title(f"classification: one label, '{main_class}'")
-axes[1].imshow(overlay(images[pick], masks[pick], spec.palette, alpha=0.7, background_index=spec.background_index))
+axes[1].imshow(colorize(masks[pick], spec.palette))
 axes[1].set_title("segmentation: one class per pixel")
 for ax in axes:
     ax.axis("off")
-fig.legend(handles=legend_handles(spec.class_names, spec.palette), loc="lower center", ncol=6)
+fig.legend(handles=legend_handles(spec), loc="lower center", ncol=6, frameon=False)
 plt.show()
 
 # %% [markdown]

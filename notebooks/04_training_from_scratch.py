@@ -1,15 +1,12 @@
 # ---
 # jupyter:
 #   jupytext:
+#     cell_metadata_filter: tags,jupyter,slideshow,-all
 #     formats: ipynb,py:percent
-#     notebook_metadata_filter: kernelspec,jupytext,-jupytext.text_representation.jupytext_version,-jupytext.text_representation.format_version
+#     notebook_metadata_filter: -kernelspec,-jupytext.text_representation.jupytext_version,-jupytext.text_representation.format_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
-#   kernelspec:
-#     display_name: Python 3
-#     language: python
-#     name: python3
 # ---
 
 # %% [markdown]
@@ -20,61 +17,59 @@
 # First the baseline: the network of notebook 3 with **random** encoder weights, trained on our small dataset.
 
 # %%
-# Setup: in Colab, fetch and install the workshop's helpers; locally this does nothing.
+# Setup: in Colab, install the workshop first; then settings, data and weights in one call.
 import sys
 
 if "google.colab" in sys.modules:
     import subprocess
 
-    subprocess.run("git clone -q --depth 1 https://github.com/segmentation-workshop/transfer-learning-segmentation"
-                   " workshop; pip install -q -e workshop", shell=True, check=True)
+    subprocess.run("git clone -q --depth 1 https://github.com/segmentation-workshop/transfer-learning-segmentation workshop"
+                   " && pip install -q -e workshop", shell=True, check=True)
     sys.path.insert(0, "workshop")
+from workshop_helpers.session import start
+
+settings, spec = start()
 
 # %% [markdown]
 # ## Settings
 #
-# The full setting is the seed's recipe: Adam with learning rate 1e-4, batch 4, 20 epochs. `WORKSHOP_FAST=1`
-# trains 2 epochs on 96 images (CI, rehearsal).
+# The cell above printed what this run trains. The `full` preset is the original notebook's recipe: Adam with
+# learning rate 1e-4, batch 4, 20 epochs, 224×224 crops. `fast` (`WORKSHOP_FAST=1`: CI and rehearsals) trains
+# 2 epochs on 96 images; `cpu` (`WORKSHOP_PRESET=cpu`) is the laptop track. To change one value, pass it to
+# `start(...)` above, e.g. `start(epochs=5)`, or set `WORKSHOP_EPOCHS=5`.
 
 # %%
 import keras
 import matplotlib.pyplot as plt
 import numpy as np
 
-from workshop_helpers import (SegmentationGenerator, build_model, evaluate, freeze_encoder, get_spec, load_split,
-                              load_trained, predict, reestimate_batchnorm, train)
-from workshop_helpers.download import ensure_prepared
-from workshop_helpers.model import batchnorm_layers
-from workshop_helpers.plotting import plot_histories, plot_predictions, plot_segmentation
-from workshop_helpers.settings import load_settings
+from workshop_helpers import evaluate, get_trained_model, load_split, predict
+from workshop_helpers.model import (batchnorm_layers, build_model, freeze_encoder,
+                                    with_reestimated_batchnorm)
+from workshop_helpers.pipeline import preprocess
+from workshop_helpers.plotting import (PredictionPreview, plot_histories, plot_predictions,
+                                       plot_segmentation)
 
-settings = load_settings()
-spec = get_spec(settings.dataset)
-ensure_prepared(spec.name)
-print(settings.describe())
+val_images, val_masks = load_split(spec.name, "val")
 
 # %% [markdown]
 # ## Train
 #
-# On a laptop CPU the full setting takes hours; on a Colab GPU a few minutes. Short on time in front of an
-# audience? Train beforehand with `python -m workshop_helpers train --scratch` and set
-# `USE_FALLBACK = True` (or `WORKSHOP_USE_CHECKPOINTS=1`): the next cell then loads that checkpoint instead.
+# On a laptop CPU the full setting takes hours; on a Colab GPU a few minutes. Presenting live? Train beforehand
+# (`python -m workshop_helpers train --scratch`, or `fetch-checkpoints`) and start with
+# `start(models="checkpoint")` (or `WORKSHOP_MODELS=checkpoint`): the next cell then loads that checkpoint
+# instead of training. With `show_progress=True` you watch the prediction on one validation image after each
+# epoch.
 
 # %%
-USE_FALLBACK = settings.use_checkpoints
-checkpoint = settings.checkpoint("scratch")
-
-# %%
-if USE_FALLBACK:
-    model, history = load_trained(checkpoint)
-else:
-    model, history = train(checkpoint=checkpoint, **settings.train_kwargs(pretrained=False))
+preview = [PredictionPreview(val_images[0], val_masks[0], spec)] if settings.show_progress else []
+model, history = get_trained_model(settings, pretrained=False, callbacks=preview)
 
 # %% [markdown]
 # ## Loss curves
 
 # %%
-plot_histories({"scratch": history}, keys=("loss", "val_loss", "mean_iou", "val_mean_iou"))
+plot_histories({"from scratch": history}, keys=("loss", "val_loss", "mean_iou", "val_mean_iou"))
 plt.show()
 
 # %% [markdown]
@@ -83,7 +78,6 @@ plt.show()
 # Fixed validation images: the photo, the ground truth and the prediction as overlays.
 
 # %%
-val_images, val_masks = load_split(spec.name, "val")
 shown = np.linspace(0, len(val_images) - 1, 4).round().astype(int)
 scratch_probabilities = predict(model, val_images[shown])
 plot_predictions(val_images[shown], val_masks[shown], {"from scratch": scratch_probabilities}, spec)
@@ -93,21 +87,20 @@ plt.show()
 # The per-class probability maps, each titled with its mean over the image:
 
 # %%
-plot_segmentation(val_images[shown[0]], scratch_probabilities[0], spec.class_names, spec.palette,
-                  spec.background_index)
+plot_segmentation(val_images[shown[0]], scratch_probabilities[0], spec)
 plt.show()
 
 # %% [markdown]
 # ## mIoU over the whole validation split
 #
 # For each class, IoU = |prediction ∩ truth| / |prediction ∪ truth| over all validation pixels; mIoU is their
-# mean. Void pixels are ignored.
+# mean. Void pixels are ignored, and so is a class with no pixel in the truth.
 
 # %%
 scores = evaluate(model, val_images, val_masks, spec.num_classes)
 print(f"validation mIoU {scores['mIoU']:.3f}, pixel accuracy {scores['pixel_accuracy']:.3f}")
 for name, iou in zip(spec.class_names, scores["per_class_iou"]):
-    print(f"{name:>12}: {iou if iou is None else round(iou, 3)}")
+    print(f"{name:>12}: {'no pixel in the truth, not scored' if iou is None else round(iou, 3)}")
 
 # %% [markdown]
 # ## Why it fails
@@ -117,39 +110,49 @@ for name, iou in zip(spec.class_names, scores["per_class_iou"]):
 # 1. **Too little data.** A few hundred images cannot teach 2.3 million encoder weights what edges, textures and
 #    object parts look like; ImageNet's 1.3 million images did that for the pretrained encoder.
 # 2. **BatchNorm statistics lag behind.** MobileNetV2 normalises each layer with statistics of the current batch
-#    while training, but at inference it uses *moving averages* updated with momentum 0.999: each step moves
-#    them only 0.1 % of the way. After a few hundred steps they are still close to their initial values (mean 0,
-#    variance 1), far from the real statistics of a network whose weights changed. So inference-mode
-#    predictions can collapse even when the training loss falls.
+#    while training, but at inference it uses *moving averages*, updated after each step with a momentum
+#    (MobileNetV2's 0.999 moves them 0.1 % of the way per step). After a few hundred steps they may still be
+#    close to their initial values (mean 0, variance 1), far from the real statistics of a network whose
+#    weights changed. Then inference-mode predictions collapse even when the training loss falls.
 #
 # We measure the second: the first BatchNorm layer's moving variance against the variance of the features it
 # actually receives.
 
 # %%
-train_x = np.concatenate([SegmentationGenerator(*load_split(spec.name, "train", limit=64), 8, augment=False)[i][0]
-                          for i in range(8)])
+calibration_images, _ = load_split(spec.name, "train", limit=64)
 first_bn = batchnorm_layers(model)[0]
-features = keras.Model(model.input, model.get_layer("Conv1").output).predict(train_x[:16], verbose=0)
-print(f"moving variance (mean over channels): {np.mean(keras.ops.convert_to_numpy(first_bn.moving_variance)):.3f}")
-print(f"actual variance of its inputs:         {features.var(axis=(0, 1, 2)).mean():.3f}")
+size = model.input_shape[1]
+start_px = (calibration_images.shape[1] - size) // 2  # centre crops, as the validation generator takes
+crops = preprocess(calibration_images[:16, start_px:start_px + size, start_px:start_px + size])
+features = keras.Model(model.input, model.get_layer("Conv1").output).predict(crops, verbose=0)
+moving, actual = np.mean(keras.ops.convert_to_numpy(first_bn.moving_variance)), features.var((0, 1, 2)).mean()
+print(f"BatchNorm momentum: {first_bn.momentum}")
+print(f"moving variance (mean over channels): {moving:.3f}")
+print(f"actual variance of its inputs:         {actual:.3f} ({actual / moving:.1f}x)")
 
 # %% [markdown]
 # Now we re-estimate every BatchNorm layer's statistics from 64 training images (a copy of the model, no
 # weight changes) and score the validation split again.
 
 # %%
-recalibrated = keras.models.clone_model(model)
-recalibrated.set_weights(model.get_weights())
-reestimate_batchnorm(recalibrated, np.split(train_x, 8))
+recalibrated = with_reestimated_batchnorm(model, calibration_images)
 recalibrated_scores = evaluate(recalibrated, val_images, val_masks, spec.num_classes)
-print(f"validation mIoU with the moving statistics: {scores['mIoU']:.3f}")
-print(f"validation mIoU with re-estimated statistics: {recalibrated_scores['mIoU']:.3f}")
+gain = recalibrated_scores["mIoU"] - scores["mIoU"]
+print(f"validation mIoU with the moving statistics:   {scores['mIoU']:.3f}")
+print(f"validation mIoU with re-estimated statistics: {recalibrated_scores['mIoU']:.3f} ({gain:+.3f})")
+if gain > 0.02:
+    print("The lagging statistics explain part of the failure: the network had learned more than its "
+          "inference mode showed.")
+else:
+    print("Here the moving statistics were already close: what remains is what the network could not "
+          "learn from this little data.")
 
 # %% [markdown]
 # The gap between the two numbers is the part of the failure that the lagging statistics explain: the network
 # had learned something, but inference mode normalised its features with the wrong numbers. What remains is the
 # lack of features that a few hundred images cannot teach. Notebook 5 attacks that part: the encoder starts from
-# ImageNet weights, whose BatchNorm statistics already match their features.
+# ImageNet weights, whose BatchNorm statistics already match their features. To compare features with
+# features, notebook 5 scores the scratch model with its statistics re-estimated too.
 
 # %% [markdown]
 # ## Exercise
@@ -158,8 +161,8 @@ print(f"validation mIoU with re-estimated statistics: {recalibrated_scores['mIoU
 # train? Why does freezing make no sense for a *random* encoder? Try it with `freeze_encoder`.
 
 # %% tags=["solution"] jupyter={"source_hidden": true}
-# Solution: only the decoder trains (1,726,182 parameters with six classes); a frozen random encoder would feed
-# the decoder random features forever, so the decoder alone would have to work from noise-like inputs.
+# Solution: only the decoder trains; a frozen random encoder would feed the decoder random features forever,
+# so the decoder alone would have to work from noise-like inputs.
 frozen = freeze_encoder(build_model(spec.num_classes))
 print(f"trainable with a frozen encoder: {sum(int(np.prod(w.shape)) for w in frozen.trainable_weights):,}")
 

@@ -1,15 +1,12 @@
 # ---
 # jupyter:
 #   jupytext:
+#     cell_metadata_filter: tags,jupyter,slideshow,-all
 #     formats: ipynb,py:percent
-#     notebook_metadata_filter: kernelspec,jupytext,-jupytext.text_representation.jupytext_version,-jupytext.text_representation.format_version
+#     notebook_metadata_filter: -kernelspec,-jupytext.text_representation.jupytext_version,-jupytext.text_representation.format_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
-#   kernelspec:
-#     display_name: Python 3
-#     language: python
-#     name: python3
 # ---
 
 # %% [markdown]
@@ -17,19 +14,22 @@
 #
 # # 6. Demos: your webcam, any image URL, and an interactive viewer
 #
-# The pretrained model of notebook 5 on pictures it has never seen. Every demo falls back to bundled photos when
-# there is no camera or browser (CI, a remote server), so the notebook always runs.
+# The pretrained model of notebook 5 on pictures it has never seen. Every demo falls back to bundled photos
+# when there is no camera or browser (CI, a remote server), so the notebook always runs.
 
 # %%
-# Setup: in Colab, fetch and install the workshop's helpers; locally this does nothing.
+# Setup: in Colab, install the workshop first; then settings, data and weights in one call.
 import sys
 
 if "google.colab" in sys.modules:
     import subprocess
 
-    subprocess.run("git clone -q --depth 1 https://github.com/segmentation-workshop/transfer-learning-segmentation"
-                   " workshop; pip install -q -e workshop", shell=True, check=True)
+    subprocess.run("git clone -q --depth 1 https://github.com/segmentation-workshop/transfer-learning-segmentation workshop"
+                   " && pip install -q -e workshop", shell=True, check=True)
     sys.path.insert(0, "workshop")
+from workshop_helpers.session import start
+
+settings, spec = start(weights=True)
 
 # %%
 import os
@@ -39,17 +39,28 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 from IPython.display import display
 
-from workshop_helpers import get_spec, load_or_train, load_split
-from workshop_helpers.demo import (LiveSegmentation, SegmentationViewer, headless, open_camera, sample_images,
-                                   segment_and_plot, show_url, webcam_images)
-from workshop_helpers.download import ensure_imagenet_weights, ensure_prepared
-from workshop_helpers.settings import load_settings
+from workshop_helpers import get_trained_model, load_split
+from workshop_helpers.camera import headless, open_camera, webcam_images
+from workshop_helpers.images import sample_images
+from workshop_helpers.viewer import LiveSegmentation, SegmentationViewer, segment_and_plot, show_url
 
-settings = load_settings()
-spec = get_spec(settings.dataset)
-ensure_prepared(spec.name)
-ensure_imagenet_weights()
-model, _ = load_or_train(settings.checkpoint("pretrained"), **settings.train_kwargs(pretrained=True))
+# The model notebook 5 trained with these settings (trained now if there is none).
+model, _ = get_trained_model(settings, pretrained=True, reuse=True)
+
+# %% [markdown]
+# ## What this model can label
+#
+# A segmentation model answers with one of the classes it was trained on, for every pixel, whatever the
+# photo shows. The bundled photos show a person and a cat: check whether your model has those classes.
+
+# %%
+print(f"This {spec.name} model labels {spec.num_classes} classes: {', '.join(spec.class_names)}.")
+missing = [name for name in ("person", "cat") if name not in spec.class_names]
+if missing:
+    print(f"It has no {' and no '.join(missing)} class: on those photos it can only answer with the "
+          "classes above, so expect the nearest street-scene class, not a mistake in the code.")
+else:
+    print("Both subjects of the bundled photos, person and cat, are among them.")
 
 # %% [markdown]
 # ## A webcam photo
@@ -67,13 +78,16 @@ plt.show()
 # %% [markdown]
 # ## Live
 #
-# Running Jupyter on your own machine with a camera? Start the loop: capture, predict, overlay, repeat, with the
-# frame rate shown. (Colab cannot stream a camera into Python; use the photo above there.)
+# Running Jupyter on your own machine with a camera? Start the loop: capture, predict, overlay, repeat, with
+# the frame rate shown. **Stop** gives the camera back to other programs; **Start** opens it again. No camera?
+# Set `WORKSHOP_CAMERA` to a video file before starting Jupyter and the loop plays it instead. (Colab cannot
+# stream a camera into Python; use the photo above there.)
 
 # %%
 camera = open_camera()
 if camera is None:
-    print("No local camera here: the live loop needs Jupyter running on a machine with a webcam.")
+    print("No local camera here: the live loop needs Jupyter running on a machine with a webcam "
+          "(or WORKSHOP_CAMERA set to a video file).")
 else:
     live = LiveSegmentation(model, spec, capture=camera)
     display(live.widget)
@@ -89,7 +103,7 @@ URL = os.environ.get("WORKSHOP_DEMO_URL", "https://upload.wikimedia.org/wikipedi
 if headless():
     URL = str(Path(tempfile.mkdtemp()) / "cat.png")
     plt.imsave(URL, sample_images()["cat (chelsea)"])
-show_url(model, URL, spec)
+show_url(model, URL, spec, title="an image from a URL")
 plt.show()
 
 # %% [markdown]
@@ -104,8 +118,8 @@ for bad in ("ftp://example.org/cat.jpg", str(not_an_image)):
 # %% [markdown]
 # ## Interactive viewer
 #
-# Pick an image (validation photos, the photos above, or a URL typed in the box), hide and show classes, change
-# the overlay's opacity and read each class's mean probability.
+# Pick an image (validation photos, the photos above, or a URL typed in the box and Enter), click a class to
+# hide or show it, change the overlay's opacity and read each class's mean probability in the legend.
 
 # %%
 val_images, _ = load_split(spec.name, "val", limit=3)

@@ -1,10 +1,11 @@
-"""The benchmark's parts work and report sane numbers (speed itself is measured by the bench command)."""
+"""The benchmark's parts work and report sane numbers (the bench command measures speed)."""
 
 import numpy as np
 
 from workshop_helpers import VOC
-from workshop_helpers.bench import SEED_WINDOW_CALLS, SyntheticCamera, generator_throughput, machine_description
-from workshop_helpers.demo import LiveSegmentation
+from workshop_helpers.bench import (SEED_WINDOW_CALLS, SyntheticCamera, generator_throughput,
+                                    machine_description)
+from workshop_helpers.viewer import LiveSegmentation
 from workshop_helpers.inference import window_offsets
 
 

@@ -1,15 +1,63 @@
 import json
+import os
 
 import pytest
 
+from workshop_helpers import build_model
 from workshop_helpers.cli import main
 
 from .conftest import needs_mirror
+from .test_datasets import fake_camvid
 
 
 def test_missing_data_is_one_clear_line(tmp_path, capsys):
-    assert main(["evaluate", str(tmp_path / "none.keras"), "--dataset", "camvid", "--data-dir", str(tmp_path)]) == 1
+    args = ["evaluate", str(tmp_path / "none.keras"), "--dataset", "camvid",
+            "--data-dir", str(tmp_path)]
+    assert main(args) == 1
     assert "error: No checkpoint" in capsys.readouterr().err
+
+
+def test_evaluate_on_the_camvid_test_split(tmp_path, capsys):
+    data = str(tmp_path / "data")
+    source = fake_camvid(tmp_path / "CamVid")
+    assert main(["prepare", "camvid", "--source", str(source), "--data-dir", data]) == 0
+    checkpoint = tmp_path / "m.keras"
+    build_model(11).save(checkpoint)
+    capsys.readouterr()
+    assert main(["evaluate", str(checkpoint), "--dataset", "camvid", "--split", "test",
+                 "--data-dir", data, "--no-tta"]) == 0
+    scores = json.loads(capsys.readouterr().out)
+    assert (scores["split"], scores["images"], len(scores["per_class_iou"])) == ("test", 2, 11)
+
+
+def test_a_split_that_was_not_prepared_is_one_clear_line(tmp_path, capsys):
+    source = fake_camvid(tmp_path / "CamVid", counts=(("train", 1), ("val", 1)))
+    assert main(["prepare", "camvid", "--source", str(source), "--data-dir", str(tmp_path)]) == 0
+    (tmp_path / "camvid" / "test.txt").write_text("x\n")
+    assert main(["evaluate", str(tmp_path / "none.keras"), "--dataset", "camvid", "--split",
+                 "test", "--data-dir", str(tmp_path)]) == 1
+    assert "error: No checkpoint" in capsys.readouterr().err  # the checkpoint is checked first
+    build_model(11).save(tmp_path / "m.keras")
+    assert main(["evaluate", str(tmp_path / "m.keras"), "--dataset", "camvid", "--split", "test",
+                 "--data-dir", str(tmp_path)]) == 1
+    assert "error: The camvid test split is not prepared" in capsys.readouterr().err
+
+
+@needs_mirror
+def test_prepare_takes_the_mirror_as_an_argument(mirror, tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("WORKSHOP_DATA_MIRROR", raising=False)
+    assert main(["prepare", "camvid", "--mirror", str(mirror), "--data-dir", str(tmp_path)]) == 0
+    assert "WORKSHOP_DATA_MIRROR" not in os.environ
+    assert f"Preparing camvid from {(mirror / 'camvid').resolve()}" in capsys.readouterr().out
+
+
+@needs_mirror
+def test_partial_voc_needs_the_flag(mirror, tmp_path, capsys):
+    args = ["prepare", "voc", "--mirror", str(mirror), "--data-dir", str(tmp_path)]
+    assert main(args) == 1
+    assert "--allow-partial" in capsys.readouterr().err
+    assert main(["prepare", "camvid", "--allow-partial", "--data-dir", str(tmp_path)]) == 1
+    assert "apply to voc only" in capsys.readouterr().err
 
 
 @needs_mirror
@@ -18,15 +66,16 @@ def test_prepare_train_and_evaluate(mirror, tmp_path, monkeypatch, capsys):
     data = str(tmp_path / "data")
     assert main(["prepare", "camvid", "--data-dir", data]) == 0
     checkpoint = tmp_path / "m.keras"
-    assert main(["train", "--dataset", "camvid", "--epochs", "1", "--max-images", "4", "--batch-size", "4",
-                 "--data-dir", data, "--checkpoint", str(checkpoint)]) == 0
+    assert main(["train", "--dataset", "camvid", "--epochs", "1", "--max-train-images", "4",
+                 "--batch-size", "4", "--data-dir", data, "--checkpoint", str(checkpoint)]) == 0
     assert checkpoint.exists() and checkpoint.with_suffix(".history.json").exists()
     capsys.readouterr()
     output = tmp_path / "scores.json"
     assert main(["evaluate", str(checkpoint), "--dataset", "camvid", "--data-dir", data, "--no-tta",
                  "--output", str(output)]) == 0
     scores = json.loads(output.read_text())
-    assert scores["images"] == 101 and len(scores["per_class_iou"]) == 11 and 0 <= scores["mIoU"] <= 1
+    assert scores["images"] == 101 and len(scores["per_class_iou"]) == 11
+    assert 0 <= scores["mIoU"] <= 1
 
 
 def test_unknown_dataset_is_refused_by_the_parser():

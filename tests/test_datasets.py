@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from workshop_helpers import DataNotFoundError, load_split, prepare_camvid, prepare_voc, voc_subset_ids
-from workshop_helpers.datasets import (CAMVID, VOC, camvid_lookup_table, read_ids, resize_mask, split_ids,
-                                       voc_lookup_table)
+from workshop_helpers import (DataNotFoundError, load_split, prepare_camvid, prepare_voc,
+                              voc_subset_ids)
+from workshop_helpers.datasets import (CAMVID, VOC, camvid_lookup_table, prepared_splits, read_ids,
+                                       resize_mask, split_ids, voc_lookup_table)
 
 from .conftest import needs_mirror
 
@@ -97,6 +98,47 @@ def test_prepare_voc_without_photos_says_how_to_get_them(tmp_path):
         prepare_voc(tmp_path, tmp_path / "data")
 
 
+def fake_camvid(root, counts=(("train", 3), ("val", 2), ("test", 2))):
+    """A CamVid folder in the published SegNet layout with random photos and labels 0..11."""
+    rng = np.random.default_rng(2)
+    for split, count in counts:
+        (root / split).mkdir(parents=True)
+        (root / f"{split}annot").mkdir()
+        for k in range(count):
+            name = f"{split}_{k:03d}.png"
+            photo = rng.integers(0, 256, (36, 48, 3), dtype=np.uint8)
+            Image.fromarray(photo).save(root / split / name)
+            labels = rng.integers(0, 12, (36, 48), dtype=np.uint8)
+            Image.fromarray(labels, mode="L").save(root / f"{split}annot" / name)
+    return root
+
+
+def test_camvid_test_split_is_prepared_and_loadable(tmp_path):
+    target = prepare_camvid(fake_camvid(tmp_path / "CamVid"), tmp_path / "data")
+    assert prepared_splits(target) == ("train", "val", "test")
+    assert read_ids(target / "test.txt") == ["test_000", "test_001"]
+    assert len(read_ids(target / "ids.txt")) == 5  # train + val: the workshop's data
+    images, labels = load_split("camvid", "test", tmp_path / "data")
+    assert images.shape == (2, 256, 256, 3) and labels.shape == (2, 256, 256)
+    raw = np.asarray(Image.open(tmp_path / "CamVid" / "testannot" / "test_001.png"))
+    np.testing.assert_array_equal(labels[1], camvid_lookup_table()[resize_mask(raw)])
+
+
+def test_a_split_the_source_lacked_is_refused_with_how_to_get_it(tmp_path):
+    fake_camvid(tmp_path / "CamVid", counts=(("train", 1), ("val", 1)))
+    prepare_camvid(tmp_path / "CamVid", tmp_path / "data")
+    (tmp_path / "data" / "camvid" / "test.txt").write_text("0001TP_008550\n")  # as git tracks it
+    with pytest.raises(DataNotFoundError, match="test split is not prepared"):
+        load_split("camvid", "test", tmp_path / "data")
+
+
+def test_voc_has_no_test_split(tmp_path):
+    (tmp_path / "voc").mkdir()
+    (tmp_path / "voc" / ".complete").write_text("ok\n")
+    with pytest.raises(ValueError, match="voc has the splits train, val, not 'test'"):
+        load_split("voc", "test", tmp_path)
+
+
 @needs_mirror
 def test_prepare_camvid_from_the_mirror(mirror, tmp_path):
     target = prepare_camvid(mirror / "camvid", tmp_path)
@@ -123,12 +165,19 @@ REPO_DATA = __import__("pathlib").Path(__file__).resolve().parents[1] / "data"
 def test_committed_voc_split_lists_follow_the_rule(mirror):
     ids = voc_subset_ids(mirror / "voc2012-masks" / "SegmentationClass")
     train, val = split_ids(ids)
-    assert read_ids(REPO_DATA / "voc" / "train.txt") == train and read_ids(REPO_DATA / "voc" / "val.txt") == val
+    assert read_ids(REPO_DATA / "voc" / "train.txt") == train
+    assert read_ids(REPO_DATA / "voc" / "val.txt") == val
     assert (len(train), len(val)) == (1285, 322)
 
 
 @needs_mirror
 def test_committed_camvid_split_lists_match_the_published_split(mirror):
-    published = sorted(line.split()[0].rsplit("/", 1)[1][:-4]
-                       for line in (mirror / "camvid" / "train.txt").read_text().splitlines() if line.strip())
+    lines = (mirror / "camvid" / "train.txt").read_text().splitlines()
+    published = sorted(line.split()[0].rsplit("/", 1)[1][:-4] for line in lines if line.strip())
     assert read_ids(REPO_DATA / "camvid" / "train.txt") == published
+
+
+def test_committed_camvid_test_list_is_the_published_233():
+    test = read_ids(REPO_DATA / "camvid" / "test.txt")
+    assert len(test) == 233 and test == sorted(test) and test[0] == "0001TP_008550"
+    assert not set(test) & set(read_ids(REPO_DATA / "camvid" / "ids.txt"))

@@ -1,36 +1,16 @@
 import hashlib
 import io
 import tarfile
+import zipfile
 
-import numpy as np
 import pytest
-from PIL import Image
 
-from workshop_helpers import prepare_voc
-from workshop_helpers.datasets import read_ids
-from workshop_helpers.download import (MOBILENET_WEIGHTS, DownloadError, download, fetch_voc, keras_cache_dir,
-                                       prime_keras_cache)
+from workshop_helpers.download import DownloadError, copy_file, download, extract, file_digests
 
-from .conftest import needs_mirror
 from .local_server import send_bytes, serve
 
 
-def _png(array, mode):
-    buffer = io.BytesIO()
-    Image.fromarray(array, mode=mode).save(buffer, format="PNG" if mode != "RGB" else "JPEG")
-    return buffer.getvalue()
-
-
-def _voc_tar() -> bytes:
-    """A small tar in the official layout: two photos with masks (one with a cat, one with only a bottle)."""
-    files = {}
-    for name, voc_class in (("2007_000001", 8), ("2007_000002", 5)):
-        mask = np.zeros((40, 60), np.uint8)
-        mask[10:30, 10:40] = voc_class
-        mask[9, :] = 255
-        files[f"VOCdevkit/VOC2012/SegmentationClass/{name}.png"] = _png(mask, "L")
-        files[f"VOCdevkit/VOC2012/JPEGImages/{name}.jpg"] = _png(np.full((40, 60, 3), 90, np.uint8), "RGB")
-    files["VOCdevkit/VOC2012/Annotations/ignored.xml"] = b"<annotation/>"
+def _tar(files: dict[str, bytes]) -> bytes:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
         for path, data in files.items():
@@ -40,28 +20,42 @@ def _voc_tar() -> bytes:
     return buffer.getvalue()
 
 
-@pytest.fixture(autouse=True)
-def no_mirror(monkeypatch):
-    monkeypatch.delenv("WORKSHOP_DATA_MIRROR", raising=False)
+def _keep_under(folder):
+    """A select function: members under folder/, renamed relative to it."""
+    return lambda name: name.split(f"{folder}/", 1)[1] if f"{folder}/" in name else None
 
 
-def test_voc_download_extract_and_prepare_end_to_end(tmp_path):
-    body = _voc_tar()
-    with serve({"/voc.tar": lambda h: send_bytes(h, body)}) as (base, _):
-        root = fetch_voc(tmp_path, urls=[f"{base}/missing.tar", f"{base}/voc.tar"],
-                         md5=hashlib.md5(body).hexdigest(), size=len(body), progress=False)
-    assert sorted(p.name for p in (root / "JPEGImages").iterdir()) == ["2007_000001.jpg", "2007_000002.jpg"]
-    assert not (root / "Annotations").exists()  # only what the workshop needs is extracted
-    target = prepare_voc(root, tmp_path / "data")
-    assert read_ids(target / "ids.txt") == ["2007_000001"]  # the bottle-only image is not in the subset
+def test_file_digests_match_hashlib_in_one_pass(tmp_path):
+    body = b"workshop" * 10_000
+    (tmp_path / "f").write_bytes(body)
+    assert file_digests(tmp_path / "f", ["sha1", "md5"]) == {
+        "sha1": hashlib.sha1(body).hexdigest(), "md5": hashlib.md5(body).hexdigest()}
 
 
-def test_checksum_mismatch_is_a_clear_error_and_leaves_no_file(tmp_path):
+def test_download_checks_every_hash_and_tries_the_next_url(tmp_path):
+    body, bad = b"the real file" * 100, b"a corrupted copy" * 80
+    hashes = {"sha1": hashlib.sha1(body).hexdigest(), "md5": hashlib.md5(body).hexdigest()}
+    routes = {"/bad": lambda h: send_bytes(h, bad), "/good": lambda h: send_bytes(h, body)}
+    with serve(routes) as (base, _):
+        path = download([f"{base}/bad", f"{base}/good"], tmp_path / "f", hashes=hashes,
+                        progress=False)
+    assert path.read_bytes() == body and sorted(p.name for p in tmp_path.iterdir()) == ["f"]
+
+
+@pytest.mark.parametrize("algorithm", ["sha1", "md5"])
+def test_checksum_mismatch_is_a_clear_error_and_leaves_no_file(tmp_path, algorithm):
     body = b"x" * 5000
-    dest = tmp_path / "file.tar"
     with serve({"/f": lambda h: send_bytes(h, body)}) as (base, _):
-        with pytest.raises(DownloadError, match="Checksum mismatch"):
-            download([f"{base}/f"], dest, md5="0" * 32, size=len(body), progress=False)
+        with pytest.raises(DownloadError, match=f"{algorithm.upper()} checksum mismatch"):
+            download([f"{base}/f"], tmp_path / "file.tar", size=len(body),
+                     hashes={algorithm: "0" * 40}, progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_file_larger_than_its_size_is_deleted(tmp_path):
+    with serve({"/f": lambda h: send_bytes(h, b"y" * 300)}) as (base, _):
+        with pytest.raises(DownloadError, match="more than the expected 200"):
+            download([f"{base}/f"], tmp_path / "f", size=200, progress=False)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -82,8 +76,8 @@ def test_an_interrupted_transfer_resumes_with_a_range_request(tmp_path):
         send_bytes(handler, body)
 
     with serve({"/f": flaky}) as (base, _):
-        path = download([f"{base}/f"], tmp_path / "f.bin", md5=hashlib.md5(body).hexdigest(), size=len(body),
-                        progress=False)
+        path = download([f"{base}/f"], tmp_path / "f.bin", size=len(body),
+                        hashes={"sha1": hashlib.sha1(body).hexdigest()}, progress=False)
     assert path.read_bytes() == body
     assert calls[0] is None and calls[1].startswith("bytes=")
     resumed_from = int(calls[1][6:-1])
@@ -94,26 +88,52 @@ def test_a_partial_file_from_an_earlier_run_is_resumed(tmp_path):
     body = b"abcdefghij" * 100
     (tmp_path / "f.bin.part").write_bytes(body[:300])
     with serve({"/f": lambda h: send_bytes(h, body)}) as (base, requests):
-        download([f"{base}/f"], tmp_path / "f.bin", md5=hashlib.md5(body).hexdigest(), progress=False)
+        download([f"{base}/f"], tmp_path / "f.bin", hashes={"md5": hashlib.md5(body).hexdigest()},
+                 progress=False)
     assert (tmp_path / "f.bin").read_bytes() == body
     assert requests[0][1].get("Range") == "bytes=300-"
 
 
 def test_every_url_failing_lists_each_reason(tmp_path):
     with serve({}) as (base, _):
-        with pytest.raises(DownloadError, match="HTTP 404"):
+        with pytest.raises(DownloadError, match=r"(?s)/a: HTTP 404.*/b: HTTP 404"):
             download([f"{base}/a", f"{base}/b"], tmp_path / "x", progress=False)
     assert list(tmp_path.iterdir()) == []
 
 
-@needs_mirror
-def test_prime_keras_cache_copies_the_weights(mirror, tmp_path, monkeypatch):
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
-    target = prime_keras_cache(mirror)
-    assert target == keras_cache_dir() / MOBILENET_WEIGHTS == tmp_path / "models" / MOBILENET_WEIGHTS
-    assert target.stat().st_size == (mirror / "weights" / MOBILENET_WEIGHTS).stat().st_size
+def test_extract_tar_takes_the_selected_members_once(tmp_path):
+    archive = tmp_path / "a.tar"
+    archive.write_bytes(_tar({"top/keep/a.txt": b"a", "top/keep/sub/b.txt": b"b",
+                              "other/c.txt": b"c"}))
+    dest = extract(archive, tmp_path / "out", _keep_under("top"))
+    assert sorted(str(p.relative_to(dest)) for p in dest.rglob("*.txt")) == ["keep/a.txt",
+                                                                            "keep/sub/b.txt"]
+    (dest / "keep" / "a.txt").unlink()
+    assert extract(archive, dest, _keep_under("top")) == dest  # the marker says it is done
+    assert not (dest / "keep" / "a.txt").exists()
 
 
-def test_prime_keras_cache_without_a_mirror_says_what_to_set():
-    with pytest.raises(FileNotFoundError, match="WORKSHOP_DATA_MIRROR"):
-        prime_keras_cache()
+def test_extract_zip_and_skip_paths_leaving_the_folder(tmp_path):
+    archive = tmp_path / "a.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("repo-main/CamVid/train/x.png", b"png")
+        zipped.writestr("repo-main/CamVid/../../evil.txt", b"no")
+    dest = extract(archive, tmp_path / "out", _keep_under("CamVid"))
+    assert (dest / "train" / "x.png").read_bytes() == b"png"
+    assert not list(tmp_path.rglob("evil.txt"))
+
+
+def test_a_damaged_archive_says_so(tmp_path):
+    archive = tmp_path / "a.tar"
+    archive.write_bytes(_tar({"top/a.txt": b"a" * 5000})[:1500])
+    with pytest.raises(DownloadError, match="damaged|neither"):
+        extract(archive, tmp_path / "out", _keep_under("top"))
+    assert not (tmp_path / "out" / ".extracted").exists()
+
+
+def test_copy_file_copies_once(tmp_path):
+    (tmp_path / "src").write_bytes(b"weights")
+    target = copy_file(tmp_path / "src", tmp_path / "cache" / "w.h5")
+    assert target.read_bytes() == b"weights"
+    stamp = target.stat().st_mtime_ns
+    assert copy_file(tmp_path / "src", target).stat().st_mtime_ns == stamp

@@ -3,26 +3,39 @@ import pytest
 
 from workshop_helpers import build_model
 from workshop_helpers.cli import main
-from workshop_helpers.export import (FORMATS, TOLERANCE, ExportError, compare_with_keras, export_checkpoint,
-                                     export_model, missing_packages, run_exported)
+from workshop_helpers.export import (
+    FORMATS,
+    TOLERANCE,
+    ExportError,
+    compare_with_keras,
+    export_checkpoint,
+    export_model,
+    missing_packages,
+    run_exported,
+)
 from workshop_helpers.pipeline import preprocess
 
 
 def needs(format):
     missing = missing_packages(format)
-    return pytest.mark.skipif(bool(missing), reason=f"{', '.join(missing)} not installed: "
-                                                    "pip install -e \".[export]\"")
+    return pytest.mark.skipif(
+        bool(missing), reason=f'{", ".join(missing)} not installed: pip install -e ".[export]"'
+    )
 
 
 @pytest.fixture(scope="module")
 def small_model():
-    """An untrained network at 64x64 with non-trivial BatchNorm statistics, so inference mode matters."""
+    """An untrained 64x64 network with non-trivial BatchNorm statistics (inference mode matters)."""
     model = build_model(3, input_size=64)
     for layer in model.layers:
         if layer.__class__.__name__ == "BatchNormalization":
             shape = layer.moving_mean.shape
-            layer.moving_mean.assign(np.random.default_rng(1).normal(0, 0.1, shape).astype("float32"))
-            layer.moving_variance.assign(np.random.default_rng(2).uniform(0.5, 2, shape).astype("float32"))
+            layer.moving_mean.assign(
+                np.random.default_rng(1).normal(0, 0.1, shape).astype("float32")
+            )
+            layer.moving_variance.assign(
+                np.random.default_rng(2).uniform(0.5, 2, shape).astype("float32")
+            )
     return model
 
 
@@ -32,13 +45,24 @@ def images():
 
 
 @needs("onnx")
-def test_onnx_matches_keras_at_any_size_divisible_by_32(small_model, images, tmp_path_factory):
-    path = export_model(small_model, tmp_path_factory.mktemp("onnx") / "model.onnx", "onnx")
-    comparison = compare_with_keras(small_model, path, images)
+def test_cli_exports_onnx_that_matches_keras_at_any_size_divisible_by_32(
+    small_model, images, tmp_path, capsys
+):
+    checkpoint = tmp_path / "voc_pretrained_fast.keras"
+    small_model.save(checkpoint)
+    assert main(["export", str(checkpoint), "--format", "onnx"]) == 0
+    exported = checkpoint.with_suffix(FORMATS["onnx"])  # next to the checkpoint by default
+    assert str(exported) in capsys.readouterr().out
+    comparison = compare_with_keras(small_model, exported, images)
     assert comparison["max_abs_difference"] <= TOLERANCE and comparison["label_agreement"] == 1.0
     wider = preprocess(np.random.default_rng(3).integers(0, 256, (1, 64, 96, 3), dtype=np.uint8))
-    assert run_exported(path, wider).shape == (1, 64, 96, 3)  # height and width stay free in ONNX
-    assert compare_with_keras(small_model, path, wider)["within_tolerance"]
+    assert run_exported(exported, wider).shape == (
+        1,
+        64,
+        96,
+        3,
+    )  # height and width stay free in ONNX
+    assert compare_with_keras(small_model, exported, wider)["within_tolerance"]
 
 
 @needs("litert")
@@ -64,13 +88,6 @@ def test_a_missing_package_names_the_install_command(monkeypatch, tmp_path):
         export_checkpoint(tmp_path / "never_read.keras", "onnx")
 
 
-@needs("onnx")
-def test_cli_exports_a_checkpoint_next_to_it(small_model, images, tmp_path, capsys):
-    checkpoint = tmp_path / "voc_pretrained_fast.keras"
-    small_model.save(checkpoint)
-    assert main(["export", str(checkpoint), "--format", "onnx"]) == 0
-    exported = checkpoint.with_suffix(FORMATS["onnx"])
-    assert str(exported) in capsys.readouterr().out
-    assert compare_with_keras(small_model, exported, images)["within_tolerance"]
+def test_cli_reports_a_missing_checkpoint_in_one_line(tmp_path, capsys):
     assert main(["export", str(tmp_path / "missing.keras"), "--format", "onnx"]) == 1
-    assert "error: No checkpoint" in capsys.readouterr().err
+    assert capsys.readouterr().err.count("\n") == 1

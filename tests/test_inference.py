@@ -17,7 +17,9 @@ def test_predict_returns_probabilities_at_the_input_resolution(scratch_model, rn
 
 def test_float_images_in_unit_range_match_uint8(scratch_model, rng):
     image = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
-    np.testing.assert_allclose(predict(scratch_model, image), predict(scratch_model, image / 255.0), atol=1e-5)
+    np.testing.assert_allclose(
+        predict(scratch_model, image), predict(scratch_model, image / 255.0), atol=1e-5
+    )
 
 
 def test_flip_tta_is_mirror_symmetric(scratch_model, rng):
@@ -25,8 +27,11 @@ def test_flip_tta_is_mirror_symmetric(scratch_model, rng):
     direct = predict(scratch_model, image)
     mirrored = predict(scratch_model, image[:, ::-1])
     np.testing.assert_allclose(mirrored, direct[:, ::-1], atol=1e-5)
-    assert not np.allclose(predict(scratch_model, image, tta=False)[:, ::-1],
-                           predict(scratch_model, image[:, ::-1], tta=False), atol=1e-5)
+    assert not np.allclose(
+        predict(scratch_model, image, tta=False)[:, ::-1],
+        predict(scratch_model, image[:, ::-1], tta=False),
+        atol=1e-5,
+    )
 
 
 def test_seed_windows_cover_256_with_121_positions():
@@ -36,7 +41,9 @@ def test_seed_windows_cover_256_with_121_positions():
 
 def test_sliding_window_returns_normalised_probabilities(scratch_model, rng):
     image = rng.integers(0, 256, (100, 120, 3), dtype=np.uint8)
-    probabilities = sliding_window_predict(scratch_model, image, step=16)  # 3x3 windows to stay fast
+    probabilities = sliding_window_predict(
+        scratch_model, image, step=16
+    )  # 3x3 windows to stay fast
     assert probabilities.shape == (100, 120, 6)
     np.testing.assert_allclose(probabilities.sum(-1), 1.0, atol=1e-4)
 

@@ -4,8 +4,12 @@ import pytest
 from keras import ops
 
 from workshop_helpers import MaskedPixelAccuracy, evaluate, masked_loss, mean_iou_metric
-from workshop_helpers.metrics import (per_class_iou_metrics, per_image_weighted_iou, scores_from_confusion,
-                                      scores_from_labels)
+from workshop_helpers.metrics import (
+    per_class_iou_metrics,
+    per_image_weighted_iou,
+    scores_from_confusion,
+    scores_from_labels,
+)
 
 
 def _probabilities(rng, shape, classes=3):
@@ -19,7 +23,9 @@ def test_loss_ignores_predictions_on_void_pixels(rng):
     void = labels[..., 0] < 0
     mixed = np.where(void[..., None], second, first)
     assert void.any()
-    np.testing.assert_allclose(float(masked_loss(labels, first)), float(masked_loss(labels, mixed)), rtol=1e-6)
+    np.testing.assert_allclose(
+        float(masked_loss(labels, first)), float(masked_loss(labels, mixed)), rtol=1e-6
+    )
 
 
 def test_loss_is_the_mean_cross_entropy_over_valid_pixels():
@@ -86,8 +92,11 @@ def test_evaluate_matches_numpy_on_a_tiny_model(rng):
 
 def test_per_image_weighted_iou_by_hand():
     truth, probabilities = _tiny_case()
-    # present: class0 (2 px, IoU 1/3), class1 (2 px, IoU 2/3), class2 (1 px, IoU 0) -> (2/3 + 4/3 + 0) / 5
-    assert per_image_weighted_iou(probabilities.argmax(-1)[None], truth[None])[0] == pytest.approx(2 / 5)
+    # present: class0 (2 px, IoU 1/3), class1 (2 px, IoU 2/3), class2 (1 px, IoU 0) -> (2/3 + 4/3 +
+    # 0) / 5
+    assert per_image_weighted_iou(probabilities.argmax(-1)[None], truth[None])[0] == pytest.approx(
+        2 / 5
+    )
 
 
 def test_scores_from_labels_match_the_hand_computed_case():

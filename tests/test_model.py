@@ -2,10 +2,20 @@ import keras
 import numpy as np
 import pytest
 
-from workshop_helpers import SegmentationGenerator, build_model, compile_model, freeze_encoder, load_checkpoint, predict
+from workshop_helpers import (
+    SegmentationGenerator,
+    build_model,
+    compile_model,
+    freeze_encoder,
+)
 from workshop_helpers.download import prime_keras_cache
-from workshop_helpers.model import SKIP_LAYER_NAMES, at_input_size, batchnorm_layers, reestimate_batchnorm, \
-    skip_connection_summary
+from workshop_helpers.model import (
+    SKIP_LAYER_NAMES,
+    at_input_size,
+    batchnorm_layers,
+    reestimate_batchnorm,
+    skip_connection_summary,
+)
 
 from .conftest import needs_mirror
 
@@ -17,8 +27,12 @@ def test_parameter_count_matches_the_seed(scratch_model):
 def test_skips_come_from_the_named_encoder_layers(scratch_model):
     summary = dict(skip_connection_summary(scratch_model))
     assert list(summary)[:4] == list(SKIP_LAYER_NAMES)
-    assert [summary[name][1:] for name in SKIP_LAYER_NAMES] == [(112, 112, 16), (56, 56, 24), (28, 28, 32),
-                                                                (14, 14, 96)]
+    assert [summary[name][1:] for name in SKIP_LAYER_NAMES] == [
+        (112, 112, 16),
+        (56, 56, 24),
+        (28, 28, 32),
+        (14, 14, 96),
+    ]
     assert scratch_model.output_shape == (None, 224, 224, 6)
 
 
@@ -41,7 +55,9 @@ def test_reestimated_batchnorm_uses_the_batch_statistics(rng):
     reestimate_batchnorm(model, [x])
     features = keras.Model(model.input, model.get_layer("Conv1").output)(x)
     expected = keras.ops.convert_to_numpy(keras.ops.mean(features, axis=(0, 1, 2)))
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(first.moving_mean), expected, rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(first.moving_mean), expected, rtol=1e-3, atol=1e-4
+    )
     assert first.momentum == pytest.approx(0.999)
 
 
@@ -58,22 +74,12 @@ def test_one_training_step_with_imagenet_weights(mirror, tmp_path, monkeypatch, 
     history = model.fit(SegmentationGenerator(images, masks, 4, augment=True), epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][0])
     assert not np.allclose(before, keras.ops.convert_to_numpy(kernel))
-    smaller = build_model(6, pretrained=True, input_size=160)  # the same 224 weights file, no other download
-    np.testing.assert_array_equal(keras.ops.convert_to_numpy(smaller.get_layer("Conv1").kernel), before)
-
-
-def test_checkpoint_round_trip_gives_identical_predictions(scratch_model, tmp_path, rng):
-    model = compile_model(scratch_model, 6)
-    path = tmp_path / "model.keras"
-    model.save(path)
-    restored = load_checkpoint(path)
-    image = rng.integers(0, 256, (240, 320, 3), dtype=np.uint8)
-    np.testing.assert_array_equal(predict(model, image), predict(restored, image))
-
-
-def test_missing_checkpoint_says_how_to_make_one(tmp_path):
-    with pytest.raises(FileNotFoundError, match="workshop_helpers train"):
-        load_checkpoint(tmp_path / "none.keras")
+    smaller = build_model(
+        6, pretrained=True, input_size=160
+    )  # the same 224 weights file, no other download
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(smaller.get_layer("Conv1").kernel), before
+    )
 
 
 def test_freeze_encoder_leaves_only_the_decoder_trainable():

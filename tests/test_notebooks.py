@@ -13,7 +13,7 @@ SOURCES = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.py"))
 
 
 def test_six_numbered_notebooks_each_with_its_pair():
-    assert len(SOURCES) == 6
+    assert len(SOURCES) == 7  # six lessons and the appendix 07_deploy
     assert sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb")) == [p.stem for p in SOURCES]
 
 
@@ -29,9 +29,11 @@ def test_ipynb_is_committed_without_outputs(source):
 def test_jupytext_sync_leaves_no_diff(source, tmp_path):
     for suffix in (".py", ".ipynb"):
         shutil.copy2(source.with_suffix(suffix), tmp_path / (source.stem + suffix))
-    subprocess.run([sys.executable, "-m", "jupytext", "--sync", "-q", str(tmp_path / source.name)], check=True)
+    command = [sys.executable, "-m", "jupytext", "--sync", "-q", str(tmp_path / source.name)]
+    subprocess.run(command, check=True)
     for suffix in (".py", ".ipynb"):
-        assert (tmp_path / (source.stem + suffix)).read_text() == source.with_suffix(suffix).read_text(), suffix
+        synced = (tmp_path / (source.stem + suffix)).read_text()
+        assert synced == source.with_suffix(suffix).read_text(), suffix
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
@@ -54,14 +56,17 @@ def _taught_cells():
 
 
 def _definitions(text: str) -> dict:
-    """Top-level functions, classes and assignments of Python source, by name, as their source text."""
+    """Top-level functions, classes and assignments of Python source: name -> source text."""
     import ast
 
     tree, found = ast.parse(text), {}
     for node in tree.body:
-        names = ([node.name] if isinstance(node, (ast.FunctionDef, ast.ClassDef))
-                 else [t.id for t in node.targets if isinstance(t, ast.Name)] if isinstance(node, ast.Assign)
-                 else [])
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names = [node.name]
+        elif isinstance(node, ast.Assign):
+            names = [t.id for t in node.targets if isinstance(t, ast.Name)]
+        else:
+            names = []
         for name in names:
             found[name] = ast.get_source_segment(text, node)
     return found
@@ -77,14 +82,16 @@ def test_notebooks_show_the_code_the_package_runs():
             assert code == package[name], f"{notebook}: {name} differs from {module.name}'s"
             shown.setdefault(module.name, set()).add(name)
     # The lesson builds the network, the loss and the generator's core in front of the reader.
-    assert {"build_encoder", "decoder_block", "build_model", "SKIP_LAYER_NAMES"} <= shown["model.py"]
+    network = {"build_encoder", "decoder_block", "build_model", "SKIP_LAYER_NAMES"}
+    assert network <= shown["model.py"]
     assert "masked_loss" in shown["metrics.py"]
     assert {"preprocess", "crop_batch"} <= shown["pipeline.py"]
 
 
 def test_a_changed_function_in_the_package_fails_the_comparison():
     notebook, text, module = next(c for c in _taught_cells() if c[2].name == "model.py")
-    package = _definitions(module.read_text().replace("activation=\"relu\")(x)", "activation=\"gelu\")(x)"))
+    changed = module.read_text().replace('activation="relu")(x)', 'activation="gelu")(x)')
+    package = _definitions(changed)
     assert any(package.get(name) != code for name, code in _definitions(text).items())
 
 

@@ -36,7 +36,8 @@ def test_validation_is_the_deterministic_centre_crop(data):
 
 
 def test_augmentation_crops_and_flips_image_and_mask_together(rng):
-    # Encode each pixel's column in the image and the mask, then check they still agree after augmentation.
+    # Encode each pixel's column in the image and the mask, then check they still agree after
+    # augmentation.
     columns = np.broadcast_to(np.arange(256, dtype=np.uint8)[None, :, None], (256, 256, 3))
     images = np.stack([columns] * 8)
     masks = (np.stack([columns[..., 0]] * 8) % 6).astype(np.int8)
@@ -62,4 +63,6 @@ def test_mismatched_inputs_are_refused(data):
     with pytest.raises(ValueError):
         SegmentationGenerator(images, masks[:3], batch_size=2, augment=False)
     with pytest.raises(ValueError):
-        SegmentationGenerator(images[:, :100, :100], masks[:, :100, :100], batch_size=2, augment=False)
+        SegmentationGenerator(
+            images[:, :100, :100], masks[:, :100, :100], batch_size=2, augment=False
+        )

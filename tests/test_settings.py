@@ -1,25 +1,104 @@
+import argparse
+
 import pytest
 
-from workshop_helpers.settings import FAST, FULL, load_settings
+from workshop_helpers.settings import (
+    CPU,
+    FAST,
+    FULL,
+    Settings,
+    SettingsError,
+    add_arguments,
+    env_name,
+    from_arguments,
+    load_settings,
+)
 
 
-def test_full_settings_are_the_seed_recipe():
+def test_full_settings_are_the_original_recipe():
     assert (FULL.dataset, FULL.epochs, FULL.batch_size, FULL.learning_rate) == ("voc", 20, 4, 1e-4)
+    assert (FULL.crop_size, FULL.pretrained_batchnorm, FULL.cosine_decay) == (224, "train", False)
     assert load_settings({}) == FULL
 
 
-def test_fast_mode_and_overrides():
-    settings = load_settings({"WORKSHOP_FAST": "1", "WORKSHOP_DATASET": "camvid", "WORKSHOP_EPOCHS": "3"})
+def test_short_presets_train_the_decoder_on_frozen_imagenet_features():
+    assert FAST.freeze_pretrained_encoder and CPU.freeze_pretrained_encoder
+
+
+def test_preset_then_environment_then_overrides():
+    settings = load_settings(
+        {"WORKSHOP_FAST": "1", "WORKSHOP_DATASET": "camvid", "WORKSHOP_EPOCHS": "3"}
+    )
     assert settings.fast and settings.dataset == "camvid" and settings.epochs == 3
     assert settings.max_train_images == FAST.max_train_images
-    assert load_settings({"WORKSHOP_USE_CHECKPOINTS": "yes"}).use_checkpoints
     assert load_settings({"WORKSHOP_PRESET": "cpu"}).crop_size == 160
-    with pytest.raises(ValueError, match="WORKSHOP_PRESET"):
-        load_settings({"WORKSHOP_PRESET": "turbo"})
+    assert load_settings({"WORKSHOP_EPOCHS": "3"}, epochs=7).epochs == 7
+    assert load_settings({"WORKSHOP_MODELS": "checkpoint"}).models == "checkpoint"
+    assert (
+        load_settings({"WORKSHOP_MAX_TRAIN_IMAGES": "none"}, preset="fast").max_train_images is None
+    )
 
 
-def test_fast_checkpoints_never_overwrite_full_ones(tmp_path, monkeypatch):
+@pytest.mark.parametrize(
+    "variable, value, message",
+    [
+        ("WORKSHOP_EPOCHS", "abc", "WORKSHOP_EPOCHS must be a whole number, not 'abc'."),
+        ("WORKSHOP_EPOCHS", "0", "WORKSHOP_EPOCHS must be at least 1, not '0'."),
+        ("WORKSHOP_BATCH_SIZE", "0", "WORKSHOP_BATCH_SIZE must be at least 1, not '0'."),
+        (
+            "WORKSHOP_MAX_TRAIN_IMAGES",
+            "0",
+            "WORKSHOP_MAX_TRAIN_IMAGES must be at least 1, not '0'.",
+        ),
+        ("WORKSHOP_LEARNING_RATE", "fast", "WORKSHOP_LEARNING_RATE must be a number, not 'fast'."),
+        ("WORKSHOP_CROP_SIZE", "100", "WORKSHOP_CROP_SIZE must be divisible by 32, not '100'."),
+        (
+            "WORKSHOP_PRESET",
+            "turbo",
+            "WORKSHOP_PRESET must be one of full, fast, cpu, not 'turbo'.",
+        ),
+        (
+            "WORKSHOP_MODELS",
+            "cloud",
+            "WORKSHOP_MODELS must be one of train, checkpoint, not 'cloud'.",
+        ),
+        ("WORKSHOP_FAST", "maybe", "WORKSHOP_FAST must be 1 or 0, not 'maybe'."),
+    ],
+)
+def test_bad_values_are_refused_in_one_line_naming_the_variable(variable, value, message):
+    with pytest.raises(SettingsError) as error:
+        load_settings({variable: value})
+    assert str(error.value) == message
+
+
+def test_notebook_overrides_are_checked_too():
+    with pytest.raises(SettingsError, match="^epochs must be at least 1, not 0.$"):
+        load_settings({}, epochs=0)
+    with pytest.raises(SettingsError, match="Unknown setting 'epoch'"):
+        load_settings({}, epoch=3)
+
+
+def test_every_field_has_a_variable_a_flag_and_help():
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    flags = {action.dest for action in parser._actions}
+    for name in Settings.__dataclass_fields__:
+        assert name in flags and env_name(name) == f"WORKSHOP_{name.upper()}"
+    settings = from_arguments(
+        parser.parse_args(["--preset", "cpu", "--epochs", "2", "--dataset", "camvid"]), environ={}
+    )
+    assert (settings.preset, settings.epochs, settings.dataset, settings.crop_size) == (
+        "cpu",
+        2,
+        "camvid",
+        160,
+    )
+    with pytest.raises(SettingsError, match="^--batch-size must be at least 1, not '0'.$"):
+        from_arguments(parser.parse_args(["--batch-size", "0"]), environ={})
+
+
+def test_short_checkpoints_never_overwrite_full_ones(tmp_path, monkeypatch):
     monkeypatch.setenv("WORKSHOP_CHECKPOINTS", str(tmp_path))
     assert FULL.checkpoint("scratch") == tmp_path / "voc_scratch.keras"
     assert FAST.checkpoint("scratch") == tmp_path / "voc_scratch_fast.keras"
-    assert FULL.train_kwargs(pretrained=True)["pretrained"] is True
+    assert "models" not in FAST.training_fields() and "epochs" in FAST.training_fields()

@@ -1,9 +1,9 @@
 """Reusable code of the segmentation transfer-learning workshop; the notebooks tell the story."""
 
-import os
+from .quiet import import_keras_quietly
 
-# Quiet TensorFlow's C++ start-up logs in notebooks; users can still set their own level.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Before any module imports Keras: TensorFlow's C++ start-up lines would otherwise reach every notebook cell.
+import_keras_quietly()
 
 from .datasets import (CAMVID, DATASETS, VOC, DataNotFoundError, DatasetSpec, get_spec, load_split,
                        prepare_camvid, prepare_voc, voc_subset_ids)

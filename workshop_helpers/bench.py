@@ -1,4 +1,4 @@
-"""The benchmark command: generator, training, inference and live-loop throughput on this machine."""
+"""The benchmark command: generator, training, inference and live-loop speed on this machine."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import time
 import keras
 import numpy as np
 
+from .camera import SyntheticCamera
 from .datasets import DataNotFoundError, get_spec, load_split
 from .inference import forward, predict
 from .model import build_model
@@ -41,9 +42,10 @@ def machine_description() -> dict:
         import tensorflow as tf
 
         devices = ", ".join(d.name for d in tf.config.list_logical_devices()) or "cpu"
-    return {"machine": f"{platform.machine()} {platform.processor() or ''}".strip(), "cpus": os.cpu_count(),
-            "python": platform.python_version(), "backend": backend, "keras": keras.__version__,
-            "devices": devices, "date": datetime.date.today().isoformat()}
+    return {"machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+            "cpus": os.cpu_count(), "python": platform.python_version(), "backend": backend,
+            "keras": keras.__version__, "devices": devices,
+            "date": datetime.date.today().isoformat()}
 
 
 def _data(dataset: str, data_dir) -> tuple[np.ndarray, np.ndarray, str]:
@@ -52,8 +54,8 @@ def _data(dataset: str, data_dir) -> tuple[np.ndarray, np.ndarray, str]:
         return images, masks, f"{dataset} train ({len(images)} images)"
     except DataNotFoundError:
         rng = np.random.default_rng(0)
-        return (rng.integers(0, 256, (256, 256, 256, 3), dtype=np.uint8),
-                rng.integers(-1, get_spec(dataset).num_classes, (256, 256, 256), dtype=np.int8), "synthetic")
+        labels = rng.integers(-1, get_spec(dataset).num_classes, (256, 256, 256), dtype=np.int8)
+        return rng.integers(0, 256, (256, 256, 256, 3), dtype=np.uint8), labels, "synthetic"
 
 
 def generator_throughput(images, masks, batch_size: int = 32, min_seconds: float = 2.0) -> float:
@@ -68,15 +70,16 @@ def generator_throughput(images, masks, batch_size: int = 32, min_seconds: float
 
 
 def training_throughput(model, images, masks, batch_size: int, steps: int) -> tuple[float, float]:
-    """Images per second of fit() from in-memory tensors and from the generator, same images and steps."""
+    """Images per second of fit() from in-memory tensors and from the generator, same images."""
     count = batch_size * steps
     generator = SegmentationGenerator(images[:count], masks[:count], batch_size, augment=True)
     x = np.concatenate([generator[i][0] for i in range(len(generator))])
     y = np.concatenate([generator[i][1] for i in range(len(generator))])
-    runs = {"tensors": lambda: model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0, shuffle=False),
+    runs = {"tensors": lambda: model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0,
+                                         shuffle=False),
             "generator": lambda: model.fit(generator, epochs=1, verbose=0)}
     best = {}
-    # Alternate the paths and keep each one's fastest epoch: the first epochs also trace training functions.
+    # Alternate the paths and keep each one's fastest epoch: the first epochs also trace functions.
     for _ in range(3):
         for name, run in runs.items():
             start = time.perf_counter()
@@ -85,46 +88,40 @@ def training_throughput(model, images, masks, batch_size: int, steps: int) -> tu
     return count / best["tensors"], count / best["generator"]
 
 
-class SyntheticCamera:
-    """A cv2.VideoCapture stand-in yielding random 640x480 BGR frames."""
-
-    def __init__(self, frames: int):
-        self.left = frames
-        self.frame = np.random.default_rng(0).integers(0, 256, (480, 640, 3), dtype=np.uint8)
-
-    def read(self):
-        self.left -= 1
-        return self.left >= 0, self.frame
-
-
-def run_benchmarks(dataset: str = "camvid", data_dir=None, as_json: bool = False, quick: bool = False) -> dict:
+def run_benchmarks(dataset: str = "camvid", data_dir=None, as_json: bool = False,
+                   quick: bool = False) -> dict:
     """Measure everything, print a table (or JSON on the last line) and return the numbers."""
-    from .demo import LiveSegmentation
+    from .viewer import LiveSegmentation
 
     spec = get_spec(dataset)
     images, masks, source = _data(dataset, data_dir)
     results = {**machine_description(), "data": source}
-    results["generator_img_per_s"] = generator_throughput(images, masks, min_seconds=0.5 if quick else 2.0)
+    results["generator_img_per_s"] = generator_throughput(images, masks,
+                                                          min_seconds=0.5 if quick else 2.0)
 
     model = compile_model(build_model(spec.num_classes), spec.num_classes)
     batch_size = 8
     steps = 1 if quick else 4
-    results["train_img_per_s_synthetic"], results["train_img_per_s_generator"] = training_throughput(
-        model, images, masks, batch_size, steps)
-    results["generator_efficiency"] = results["train_img_per_s_generator"] / results["train_img_per_s_synthetic"]
+    synthetic, generated = training_throughput(model, images, masks, batch_size, steps)
+    results["train_img_per_s_synthetic"] = synthetic
+    results["train_img_per_s_generator"] = generated
+    results["generator_efficiency"] = generated / synthetic
 
     image = images[0]
-    results["predict_ms_per_image"] = 1000 * _timed(lambda: predict(model, image), 3 if quick else 10)
+    results["predict_ms_per_image"] = 1000 * _timed(lambda: predict(model, image),
+                                                    3 if quick else 10)
     window = preprocess(image[:CROP_SIZE, :CROP_SIZE])[None]
-    # The original notebook called model.predict once per window and flip: time a few calls and scale to all of them.
+    # The original notebook called model.predict once per window and flip: time a few calls and
+    # scale to all of them.
     seed_call = _timed(lambda: model.predict(window, verbose=0), 3 if quick else 8)
     results["sliding_window_ms_per_image"] = 1000 * seed_call * SEED_WINDOW_CALLS
-    batched_windows = _timed(lambda: forward(model, np.repeat(window, 32, axis=0)), 1 if quick else 3)
+    batched_windows = _timed(lambda: forward(model, np.repeat(window, 32, axis=0)),
+                             1 if quick else 3)
     results["sliding_window_batched_ms_per_image"] = 1000 * batched_windows * SEED_WINDOW_CALLS / 32
     results["predict_speedup_vs_sliding_window"] = (results["sliding_window_ms_per_image"]
                                                     / results["predict_ms_per_image"])
-    results["predict_speedup_vs_batched_sliding_window"] = (results["sliding_window_batched_ms_per_image"]
-                                                            / results["predict_ms_per_image"])
+    results["predict_speedup_vs_batched_sliding_window"] = (
+        results["sliding_window_batched_ms_per_image"] / results["predict_ms_per_image"])
 
     frames = 5 if quick else 30
     live = LiveSegmentation(model, spec, capture=SyntheticCamera(frames + 2))  # the demo's defaults
@@ -136,5 +133,6 @@ def run_benchmarks(dataset: str = "camvid", data_dir=None, as_json: bool = False
     else:
         width = max(map(len, results))
         for key, value in results.items():
-            print(f"{key:<{width}}  {value:,.1f}" if isinstance(value, float) else f"{key:<{width}}  {value}")
+            shown = f"{value:,.1f}" if isinstance(value, float) else value
+            print(f"{key:<{width}}  {shown}")
     return results

@@ -1,4 +1,4 @@
-"""Command line: prepare data, train, evaluate and benchmark (`python -m workshop_helpers --help`)."""
+"""Command line: prepare data, train, evaluate, benchmark (`python -m workshop_helpers --help`)."""
 
 from __future__ import annotations
 
@@ -12,22 +12,20 @@ from .settings import add_arguments
 
 
 def _prepare(args) -> None:
-    from . import download
-    from .datasets import prepare_camvid, prepare_voc
+    from . import sources
 
-    if args.mirror:
-        import os
-
-        os.environ["WORKSHOP_DATA_MIRROR"] = str(args.mirror)
     if args.what == "weights":
-        print(f"Keras cache primed: {download.prime_keras_cache(args.mirror)}")
-    elif args.what == "camvid":
-        print(f"Prepared: {prepare_camvid(args.source or download.fetch_camvid(args.data_dir), args.data_dir)}")
-    else:
-        source = args.source or download.fetch_voc(args.data_dir)
-        target = prepare_voc(source, args.data_dir, void_other_classes=args.void_other_classes,
-                             allow_partial=args.allow_partial)
-        print(f"Prepared: {target}")
+        print(f"ImageNet weights ready: {sources.ensure_imagenet_weights(args.mirror)}")
+        return
+    options = {}
+    if args.what == "voc":
+        options = {"void_other_classes": args.void_other_classes,
+                   "allow_partial": args.allow_partial}
+    elif args.void_other_classes or args.allow_partial:
+        raise ValueError("--void-other-classes and --allow-partial apply to voc only.")
+    target = sources.prepare(args.what, args.data_dir, mirror=args.mirror, folder=args.source,
+                             **options)
+    print(f"Prepared: {target}")
 
 
 def _train(args) -> None:
@@ -38,7 +36,8 @@ def _train(args) -> None:
     kind = "pretrained" if args.pretrained else "scratch"
     checkpoint = args.checkpoint or settings.checkpoint(kind)
     _, history = train(settings, args.pretrained, checkpoint=checkpoint, data_dir=args.data_dir)
-    print(f"Saved {checkpoint} and {history_path(checkpoint)}; final val_loss {history['val_loss'][-1]:.4f}")
+    print(f"Saved {checkpoint} and {history_path(checkpoint)}; final val_loss "
+          f"{history['val_loss'][-1]:.4f}")
 
 
 def _compare(args) -> None:
@@ -49,7 +48,8 @@ def _compare(args) -> None:
     result, seconds = run_comparison(settings, data_dir=args.data_dir)
     print(result.report())
     record = {"settings": settings.training_fields(), **seconds, "mIoU": result.miou,
-              "per_class_iou": {name: scores["per_class_iou"] for name, scores in result.scores.items()},
+              "per_class_iou": {name: scores["per_class_iou"]
+                                for name, scores in result.scores.items()},
               "pretrained_val_loss": result.pretrained_val_loss, "holds": result.holds}
     print(json.dumps(record))
     if args.output:
@@ -68,7 +68,8 @@ def _evaluate(args) -> None:
     images, masks = load_split(spec.name, args.split, args.data_dir)
     scores = evaluate(model, images, masks, spec.num_classes, tta=not args.no_tta, progress=True)
     scores["confusion"] = scores["confusion"].tolist()
-    scores.update(dataset=spec.name, split=args.split, images=len(images), class_names=list(spec.class_names))
+    scores.update(dataset=spec.name, split=args.split, images=len(images),
+                  class_names=list(spec.class_names))
     text = json.dumps(scores, indent=1)
     if args.output:
         Path(args.output).write_text(text)
@@ -78,56 +79,126 @@ def _evaluate(args) -> None:
 def _bench(args) -> None:
     from .bench import run_benchmarks
 
-    run_benchmarks(dataset=args.dataset, data_dir=args.data_dir, as_json=args.json, quick=args.quick)
+    run_benchmarks(dataset=args.dataset, data_dir=args.data_dir, as_json=args.json,
+                   quick=args.quick)
+
+
+def _export(args) -> None:
+    from .export import export_checkpoint
+
+    path = export_checkpoint(args.checkpoint, args.format, args.output, args.input_size)
+    print(f"Exported {path}")
+
+
+def _fetch_checkpoints(args) -> None:
+    from .checkpoints import fetch_checkpoints
+
+    for path in fetch_checkpoints(args.url, args.dataset, args.preset, args.dir, force=args.force):
+        print(f"Ready: {path}")
+
+
+def _pack_checkpoints(args) -> None:
+    from .checkpoints import pack_checkpoints
+    from .settings import default_checkpoint_dir
+
+    checkpoints = args.checkpoints or sorted(default_checkpoint_dir().glob("*.keras"))
+    evaluations = dict(item.split("=", 1) for item in args.evaluation)
+    manifest = pack_checkpoints(checkpoints, args.output, evaluations,
+                                evaluate=not args.no_evaluate, data_dir=args.data_dir,
+                                tta=not args.no_tta)
+    print(f"Wrote {manifest}: attach the files of {manifest.parent} to a release")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m workshop_helpers", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    prepare = commands.add_parser("prepare", help="download (or take from the mirror) and prepare a dataset")
+    prepare = commands.add_parser(
+        "prepare", help="download (or take from the mirror) and prepare a dataset")
     prepare.add_argument("what", choices=[*DATASETS, "weights"])
     prepare.add_argument("--source", type=Path, help="an already extracted dataset folder")
-    prepare.add_argument("--mirror", type=Path, help="offline mirror folder (default: $WORKSHOP_DATA_MIRROR)")
+    prepare.add_argument("--mirror", type=Path,
+                         help="offline mirror folder (default: $WORKSHOP_DATA_MIRROR)")
     prepare.add_argument("--data-dir", type=Path)
     prepare.add_argument("--void-other-classes", action="store_true",
                          help="VOC: mark pixels of the 15 other classes void instead of background")
     prepare.add_argument("--allow-partial", action="store_true",
-                         help="VOC: prepare the photos that are there when some are missing (keeps the split)")
+                         help="VOC: prepare the photos that are there when some are missing "
+                              "(keeps the split)")
     prepare.set_defaults(run=_prepare)
 
     train = commands.add_parser("train", help="train a model and save a checkpoint and its history")
     add_arguments(train)
     encoder = train.add_mutually_exclusive_group()
-    encoder.add_argument("--pretrained", dest="pretrained", action="store_true", help="ImageNet encoder")
-    encoder.add_argument("--scratch", dest="pretrained", action="store_false", help="random encoder (default)")
+    encoder.add_argument("--pretrained", dest="pretrained", action="store_true",
+                         help="ImageNet encoder")
+    encoder.add_argument("--scratch", dest="pretrained", action="store_false",
+                         help="random encoder (default)")
     train.add_argument("--checkpoint", type=Path,
-                       help="default: checkpoints/DATASET_{scratch,pretrained}[_PRESET].keras (the notebooks')")
+                       help="default: checkpoints/DATASET_{scratch,pretrained}[_PRESET].keras "
+                            "(the notebooks')")
     train.add_argument("--data-dir", type=Path)
     train.set_defaults(run=_train, pretrained=False)
 
     compare = commands.add_parser(
-        "compare", help="train (or reuse) both models and check the lesson's claim on the validation split")
+        "compare",
+        help="train (or reuse) both models and check the lesson's claim on the validation split")
     add_arguments(compare)
     compare.add_argument("--data-dir", type=Path)
     compare.add_argument("--output", type=Path, help="also write the JSON record here")
     compare.set_defaults(run=_compare)
 
-    evaluate = commands.add_parser("evaluate", help="mIoU, per-class IoU and pixel accuracy of a checkpoint")
+    evaluate = commands.add_parser(
+        "evaluate", help="mIoU, per-class IoU and pixel accuracy of a checkpoint")
     evaluate.add_argument("checkpoint", type=Path)
     evaluate.add_argument("--dataset", choices=DATASETS, default="voc")
-    evaluate.add_argument("--split", choices=("train", "val"), default="val")
+    evaluate.add_argument("--split", choices=("train", "val", "test"), default="val",
+                          help="test: CamVid's 233 published test images")
     evaluate.add_argument("--data-dir", type=Path)
     evaluate.add_argument("--no-tta", action="store_true", help="no horizontal-flip averaging")
     evaluate.add_argument("--output", type=Path, help="also write the JSON here")
     evaluate.set_defaults(run=_evaluate)
 
-    bench = commands.add_parser("bench", help="measure generator, training, inference and live-loop speed")
+    bench = commands.add_parser(
+        "bench", help="measure generator, training, inference and live-loop speed")
     bench.add_argument("--dataset", choices=DATASETS, default="camvid")
     bench.add_argument("--data-dir", type=Path)
     bench.add_argument("--json", action="store_true", help="print one JSON object on the last line")
     bench.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run)")
     bench.set_defaults(run=_bench)
+
+    export = commands.add_parser("export",
+                                 help="export a checkpoint for deployment (ONNX or LiteRT)")
+    export.add_argument("checkpoint", type=Path)
+    export.add_argument("--format", choices=("onnx", "litert"), default="onnx")
+    export.add_argument("--output", type=Path,
+                        help="default: the checkpoint's path with .onnx or .tflite")
+    export.add_argument("--input-size", type=int,
+                        help="fixed image side (default: ONNX any multiple of 32, LiteRT 256)")
+    export.set_defaults(run=_export)
+
+    fetch = commands.add_parser("fetch-checkpoints",
+                                help="download published checkpoints (SHA-256 checked, resumable)")
+    fetch.add_argument("--url", help="folder of manifest.json (default: $WORKSHOP_CHECKPOINTS_URL, "
+                                     "else the published release); a local folder works too")
+    fetch.add_argument("--dataset", choices=DATASETS)
+    fetch.add_argument("--preset", choices=("full", "fast", "cpu"))
+    fetch.add_argument("--dir", type=Path, help="default: the notebooks' checkpoints/ folder")
+    fetch.add_argument("--force", action="store_true",
+                       help="replace different files of the same name")
+    fetch.set_defaults(run=_fetch_checkpoints)
+
+    pack = commands.add_parser("pack-checkpoints",
+                               help="copy checkpoints and write a manifest for a release")
+    pack.add_argument("checkpoints", nargs="*", type=Path,
+                      help="default: every .keras in checkpoints/")
+    pack.add_argument("--output", type=Path, required=True, help="folder to attach to the release")
+    pack.add_argument("--evaluation", action="append", default=[], metavar="CHECKPOINT=JSON",
+                      help="take the mIoU from `evaluate --output` JSON instead of evaluating")
+    pack.add_argument("--no-evaluate", action="store_true", help="leave unmeasured mIoU null")
+    pack.add_argument("--data-dir", type=Path)
+    pack.add_argument("--no-tta", action="store_true", help="evaluate without flip averaging")
+    pack.set_defaults(run=_pack_checkpoints)
     return parser
 
 

@@ -1,4 +1,4 @@
-"""The lesson's claim, measured: the ImageNet encoder against the scratch one, with its BatchNorm fixed too."""
+"""The lesson's claim, measured: ImageNet encoder against scratch, with its BatchNorm fixed too."""
 
 from __future__ import annotations
 
@@ -13,12 +13,19 @@ from .metrics import scores_from_labels
 from .model import with_reestimated_batchnorm
 from .settings import Settings
 
-# Required mIoU margins of the pretrained model over (scratch, scratch with re-estimated BatchNorm statistics),
-# per (dataset, preset). None: shown, not required. On CamVid's street scenes a short scratch run with correct
-# statistics learns road, sky and buildings quickly, so the fast preset asserts only the first margin.
+# Required mIoU margins of the pretrained model over (scratch, scratch with re-estimated BatchNorm
+# statistics),
+# per (dataset, preset). None: shown, not required. On CamVid's street scenes a short scratch run
+# with correct
+# statistics learns road, sky and buildings quickly, so the fast preset asserts only the first
+# margin.
 MARGINS = {
-    ("voc", "full"): (0.10, 0.10), ("voc", "fast"): (0.10, 0.10), ("voc", "cpu"): (0.10, 0.10),
-    ("camvid", "full"): (0.10, 0.05), ("camvid", "fast"): (0.10, None), ("camvid", "cpu"): (0.10, 0.05),
+    ("voc", "full"): (0.10, 0.10),
+    ("voc", "fast"): (0.10, 0.10),
+    ("voc", "cpu"): (0.10, 0.10),
+    ("camvid", "full"): (0.10, 0.05),
+    ("camvid", "fast"): (0.10, None),
+    ("camvid", "cpu"): (0.10, 0.05),
 }
 RECALIBRATION_IMAGES = 64
 
@@ -44,12 +51,16 @@ class Comparison:
         for name, margin in (("scratch", plain), ("scratch, BatchNorm re-estimated", recalibrated)):
             gap = miou["pretrained"] - miou[name]
             if margin is None:
-                checks.append((f"pretrained − {name} = {gap:+.3f} (shown, no margin required)", None))
+                checks.append(
+                    (f"pretrained − {name} = {gap:+.3f} (shown, no margin required)", None)
+                )
             else:
                 checks.append((f"pretrained − {name} = {gap:+.3f} ≥ {margin:.2f}", gap >= margin))
         if len(self.pretrained_val_loss) >= 2:
             first, last = self.pretrained_val_loss[0], self.pretrained_val_loss[-1]
-            checks.append((f"pretrained validation loss falls: {first:.3f} → {last:.3f}", last <= first))
+            checks.append(
+                (f"pretrained validation loss falls: {first:.3f} → {last:.3f}", last <= first)
+            )
         return checks
 
     @property
@@ -61,40 +72,63 @@ class Comparison:
         """The mIoU table and one line per check."""
         lines = [f"validation mIoU on {self.dataset} ({self.preset} preset):"]
         lines += [f"  {name:>32}: {value:.3f}" for name, value in self.miou.items()]
-        lines += [f"  [{'ok' if ok else 'shown' if ok is None else 'FAILS'}] {text}" for text, ok in self.checks()]
+        lines += [
+            f"  [{'ok' if ok else 'shown' if ok is None else 'FAILS'}] {text}"
+            for text, ok in self.checks()
+        ]
         return "\n".join(lines)
 
 
 def evaluate_models(models: dict, images: np.ndarray, masks: np.ndarray, num_classes: int) -> dict:
-    """Validation scores (mIoU, per-class IoU, confusion, ...) of each named model."""
-    return {name: scores_from_labels(predict_labels(model, images), masks, num_classes)
-            for name, model in models.items()}
+    """Validation scores (mIoU, per-class IoU, confusion, ...) and labels of each named model."""
+    results = {}
+    for name, model in models.items():
+        labels = predict_labels(model, images)
+        results[name] = {**scores_from_labels(labels, masks, num_classes), "labels": labels}
+    return results
 
 
-def compare(settings: Settings, scratch, pretrained, pretrained_history: dict, data_dir=None) -> Comparison:
-    """Score scratch, scratch with re-estimated BatchNorm statistics and pretrained on the validation split."""
+def compare(
+    settings: Settings, scratch, pretrained, pretrained_history: dict, data_dir=None
+) -> Comparison:
+    """Score scratch, scratch with re-estimated BatchNorm statistics, and pretrained."""
     spec = get_spec(settings.dataset)
     calibration, _ = load_split(spec.name, "train", data_dir, limit=RECALIBRATION_IMAGES)
     val_images, val_masks = load_split(spec.name, "val", data_dir)
-    models = {"scratch": scratch, "scratch, BatchNorm re-estimated": with_reestimated_batchnorm(scratch, calibration),
-              "pretrained": pretrained}
-    return Comparison(spec.name, settings.preset, evaluate_models(models, val_images, val_masks, spec.num_classes),
-                      list(pretrained_history.get("val_loss", [])))
+    models = {
+        "scratch": scratch,
+        "scratch, BatchNorm re-estimated": with_reestimated_batchnorm(scratch, calibration),
+        "pretrained": pretrained,
+    }
+    return Comparison(
+        spec.name,
+        settings.preset,
+        evaluate_models(models, val_images, val_masks, spec.num_classes),
+        list(pretrained_history.get("val_loss", [])),
+    )
 
 
-def run_comparison(settings: Settings, data_dir=None, checkpoint_dir=None) -> tuple[Comparison, dict]:
-    """Train (or reuse) both models, compare them, and time each step: what `compare` on the CLI runs."""
+def run_comparison(
+    settings: Settings, data_dir=None, checkpoint_dir=None
+) -> tuple[Comparison, dict]:
+    """Train (or reuse) both models, compare them, time each step: the CLI's `compare`."""
     from .training import get_trained_model
 
     seconds = {}
     trained = {}
     for name, pretrained in (("scratch", False), ("pretrained", True)):
         start = time.perf_counter()
-        trained[name] = get_trained_model(settings, pretrained, reuse=True, checkpoint_dir=checkpoint_dir,
-                                          data_dir=data_dir)
+        trained[name] = get_trained_model(
+            settings, pretrained, reuse=True, checkpoint_dir=checkpoint_dir, data_dir=data_dir
+        )
         seconds[f"{name}_seconds"] = round(time.perf_counter() - start, 1)
     start = time.perf_counter()
-    result = compare(settings, trained["scratch"][0], trained["pretrained"][0], trained["pretrained"][1],
-                     data_dir)
+    result = compare(
+        settings,
+        trained["scratch"][0],
+        trained["pretrained"][0],
+        trained["pretrained"][1],
+        data_dir,
+    )
     seconds["evaluation_seconds"] = round(time.perf_counter() - start, 1)
     return result, seconds

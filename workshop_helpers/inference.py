@@ -1,4 +1,4 @@
-"""Fast fully-convolutional prediction, and the original notebook's sliding-window method as a reference."""
+"""Fast fully-convolutional prediction, and the original notebook's sliding windows as reference."""
 
 from __future__ import annotations
 
@@ -24,10 +24,17 @@ def _compile(model: keras.Model):
     if backend == "jax":
         import jax
 
-        jitted = jax.jit(lambda trainable, frozen, x: model.stateless_call(trainable, frozen, x, training=False)[0])
+        jitted = jax.jit(
+            lambda trainable, frozen, x: model.stateless_call(trainable, frozen, x, training=False)[
+                0
+            ]
+        )
         # Variables are read at each call, so later training is seen without recompiling.
-        return lambda x: jitted([v.value for v in model.trainable_variables],
-                                [v.value for v in model.non_trainable_variables], x)
+        return lambda x: jitted(
+            [v.value for v in model.trainable_variables],
+            [v.value for v in model.non_trainable_variables],
+            x,
+        )
     return lambda x: model(x, training=False)
 
 
@@ -45,7 +52,7 @@ def forward(model: keras.Model, x: np.ndarray) -> np.ndarray:
 
 
 def as_uint8_batch(images) -> tuple[np.ndarray, bool]:
-    """Images (one HxWx3 or a batch; uint8, or float in [0, 1]) as a uint8 batch, and whether one was given."""
+    """Images (one HxWx3 or a batch; uint8 or float in [0, 1]) as uint8 batch, and if one."""
     array = np.asarray(images)
     single = array.ndim == 3
     if single:
@@ -59,17 +66,21 @@ def as_uint8_batch(images) -> tuple[np.ndarray, bool]:
     return array, single
 
 
-def _resize_batch(batch: np.ndarray, height: int, width: int, interpolation=cv2.INTER_LINEAR) -> np.ndarray:
+def _resize_batch(
+    batch: np.ndarray, height: int, width: int, interpolation=cv2.INTER_LINEAR
+) -> np.ndarray:
     if batch.shape[1:3] == (height, width):
         return batch
-    return np.stack([cv2.resize(item, (width, height), interpolation=interpolation) for item in batch])
+    return np.stack(
+        [cv2.resize(item, (width, height), interpolation=interpolation) for item in batch]
+    )
 
 
 def _flip_tta(model: keras.Model, x: np.ndarray, tta: bool) -> np.ndarray:
     if not tta:
         return forward(model, x)
     both = forward(model, np.concatenate([x, x[:, :, ::-1]]))
-    return (both[:len(x)] + both[len(x):, :, ::-1]) / 2
+    return (both[: len(x)] + both[len(x) :, :, ::-1]) / 2
 
 
 def _predict_batches(model: keras.Model, images, size: int, tta: bool, batch_size: int, finish):
@@ -78,27 +89,47 @@ def _predict_batches(model: keras.Model, images, size: int, tta: bool, batch_siz
         raise ValueError(f"size must be divisible by 32, not {size}.")
     batch, single = as_uint8_batch(images)
     height, width = batch.shape[1:3]
-    outputs = [finish(_flip_tta(model, preprocess(_resize_batch(batch[start:start + batch_size], size, size)), tta),
-                      height, width) for start in range(0, len(batch), batch_size)]
+    outputs = [
+        finish(
+            _flip_tta(
+                model, preprocess(_resize_batch(batch[start : start + batch_size], size, size)), tta
+            ),
+            height,
+            width,
+        )
+        for start in range(0, len(batch), batch_size)
+    ]
     result = np.concatenate(outputs)
     return result[0] if single else result
 
 
-def predict(model: keras.Model, images, size: int = PREDICT_SIZE, tta: bool = True,
-            batch_size: int = 8) -> np.ndarray:
-    """Class probabilities at the input's resolution from one fully-convolutional call (with flip TTA)."""
+def predict(
+    model: keras.Model, images, size: int = PREDICT_SIZE, tta: bool = True, batch_size: int = 8
+) -> np.ndarray:
+    """Class probabilities at the input's resolution from one convolutional call (flip TTA)."""
     # Probabilities are smooth, so bilinear resizing back is right here (unlike for label masks).
-    return _predict_batches(model, images, size, tta, batch_size,
-                            lambda probabilities, height, width: _resize_batch(probabilities, height, width))
+    return _predict_batches(
+        model,
+        images,
+        size,
+        tta,
+        batch_size,
+        lambda probabilities, height, width: _resize_batch(probabilities, height, width),
+    )
 
 
-def predict_labels(model: keras.Model, images, size: int = PREDICT_SIZE, tta: bool = True,
-                   batch_size: int = 8) -> np.ndarray:
-    """Most likely class per pixel at the input's resolution; cheaper than predict() for large inputs."""
+def predict_labels(
+    model: keras.Model, images, size: int = PREDICT_SIZE, tta: bool = True, batch_size: int = 8
+) -> np.ndarray:
+    """Most likely class per pixel at the input's resolution; cheaper than predict() when large."""
+
     def finish(probabilities, height, width):
         labels = probabilities.argmax(-1).astype(np.uint8)
-        # Labels are resized with nearest neighbour: interpolating class indices would invent classes.
-        return _resize_batch(labels[..., None], height, width, cv2.INTER_NEAREST).reshape(len(labels), height, width)
+        # Labels are resized with nearest neighbour: interpolating class indices would invent
+        # classes.
+        return _resize_batch(labels[..., None], height, width, cv2.INTER_NEAREST).reshape(
+            len(labels), height, width
+        )
 
     return _predict_batches(model, images, size, tta, batch_size, finish)
 
@@ -108,25 +139,36 @@ def window_offsets(size: int = PREDICT_SIZE, window: int = CROP_SIZE, step: int 
     return list(range(0, size - window + 1, step))
 
 
-def sliding_window_predict(model: keras.Model, images, window: int = CROP_SIZE, step: int = 3,
-                           size: int = PREDICT_SIZE, tta: bool = True, batch_size: int = 32) -> np.ndarray:
-    """The original notebook's method: average flip-TTA predictions of 224 windows over the 256 image, batched."""
+def sliding_window_predict(
+    model: keras.Model,
+    images,
+    window: int = CROP_SIZE,
+    step: int = 3,
+    size: int = PREDICT_SIZE,
+    tta: bool = True,
+    batch_size: int = 32,
+) -> np.ndarray:
+    """The original notebook's method: flip-TTA predictions of 224 windows over 256, averaged."""
     batch, single = as_uint8_batch(images)
     height, width = batch.shape[1:3]
-    offsets = [(top, left) for top in window_offsets(size, window, step) for left in window_offsets(size, window, step)]
+    offsets = [
+        (top, left)
+        for top in window_offsets(size, window, step)
+        for left in window_offsets(size, window, step)
+    ]
     results = []
     for image in _resize_batch(batch, size, size):
         x = preprocess(image)
         total, count = None, np.zeros((size, size, 1), np.float32)
         for start in range(0, len(offsets), batch_size):
-            chunk = offsets[start:start + batch_size]
-            crops = np.stack([x[t:t + window, l:l + window] for t, l in chunk])
+            chunk = offsets[start : start + batch_size]
+            crops = np.stack([x[t : t + window, l : l + window] for t, l in chunk])
             probabilities = _flip_tta(model, crops, tta)
             if total is None:
                 total = np.zeros((size, size, probabilities.shape[-1]), np.float32)
             for (t, l), p in zip(chunk, probabilities):
-                total[t:t + window, l:l + window] += p
-                count[t:t + window, l:l + window] += 1
+                total[t : t + window, l : l + window] += p
+                count[t : t + window, l : l + window] += 1
         results.append(total / count)
     result = _resize_batch(np.stack(results), height, width)
     return result[0] if single else result

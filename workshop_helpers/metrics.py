@@ -19,7 +19,8 @@ def masked_loss(y_true, y_pred):
     valid = ops.cast(labels >= 0, y_pred.dtype)  # 1 for a labelled pixel, 0 for void (-1)
     # Void pixels get class 0 so the cross-entropy is defined; `valid` then zeroes their loss.
     per_pixel = ops.sparse_categorical_crossentropy(ops.maximum(labels, 0), y_pred)
-    # Divide by the number of valid pixels, not all pixels: the original notebook's all-pixel mean made
+    # Divide by the number of valid pixels, not all pixels: the original notebook's all-pixel mean
+    # made
     # the loss shrink with a batch's share of void pixels.
     return ops.sum(per_pixel * valid) / ops.maximum(ops.sum(valid), 1.0)
 
@@ -50,22 +51,32 @@ class MaskedPixelAccuracy(keras.metrics.Metric):
 
 
 def mean_iou_metric(num_classes: int, sparse_y_pred: bool = False) -> keras.metrics.MeanIoU:
-    """Keras' MeanIoU over probabilities (or labels when sparse_y_pred), ignoring void (-1) pixels."""
-    return keras.metrics.MeanIoU(num_classes=num_classes, ignore_class=-1, sparse_y_pred=sparse_y_pred,
-                                 name="mean_iou")
+    """Keras' MeanIoU over probabilities (or labels when sparse_y_pred), ignoring void (-1)."""
+    return keras.metrics.MeanIoU(
+        num_classes=num_classes, ignore_class=-1, sparse_y_pred=sparse_y_pred, name="mean_iou"
+    )
 
 
 def per_class_iou_metrics(class_names) -> list[keras.metrics.IoU]:
-    """One Keras IoU metric per class (named iou_<class>), ignoring void; pass them to compile() to log each."""
-    return [keras.metrics.IoU(num_classes=len(class_names), target_class_ids=[index], ignore_class=-1,
-                              sparse_y_pred=False, name=f"iou_{name}") for index, name in enumerate(class_names)]
+    """One Keras IoU metric per class (named iou_<class>), ignoring void, for compile()."""
+    return [
+        keras.metrics.IoU(
+            num_classes=len(class_names),
+            target_class_ids=[index],
+            ignore_class=-1,
+            sparse_y_pred=False,
+            name=f"iou_{name}",
+        )
+        for index, name in enumerate(class_names)
+    ]
 
 
 def scores_from_confusion(confusion: np.ndarray) -> dict:
-    """mIoU, per-class IoU (None for classes absent from truth), pixel accuracy and the confusion matrix.
+    """mIoU, per-class IoU (None when absent from the truth), pixel accuracy, confusion matrix.
 
-    Rows are true classes, columns predicted ones. A class with no pixel in the truth (VOC's aeroplane in the
-    partial subset) has no IoU to speak of: it is left out of the mean, and `skipped` names its index.
+    Rows are true classes, columns predicted ones. A class with no pixel in the truth (VOC's
+    aeroplane in the partial subset) has no IoU to speak of: it is left out of the mean, and
+    `skipped` names it.
     """
     confusion = np.asarray(confusion, dtype=np.float64)
     hits = np.diag(confusion)
@@ -88,22 +99,39 @@ def scores_from_labels(labels: np.ndarray, masks: np.ndarray, num_classes: int) 
     return scores_from_confusion(ops.convert_to_numpy(metric.total_cm))
 
 
-def evaluate(model: keras.Model, images: np.ndarray, masks: np.ndarray, num_classes: int,
-             batch_size: int = 8, tta: bool = True, progress: bool = False) -> dict:
+def evaluate(
+    model: keras.Model,
+    images: np.ndarray,
+    masks: np.ndarray,
+    num_classes: int,
+    batch_size: int = 8,
+    tta: bool = True,
+    progress: bool = False,
+) -> dict:
     """mIoU, per-class IoU and pixel accuracy of a model over uint8 images and -1-void masks."""
-    labels = np.concatenate([predict_labels(model, images[start:start + batch_size], tta=tta, batch_size=batch_size)
-                             for start in tqdm(range(0, len(images), batch_size), desc="evaluating",
-                                               disable=not progress)])
+    labels = np.concatenate(
+        [
+            predict_labels(
+                model, images[start : start + batch_size], tta=tta, batch_size=batch_size
+            )
+            for start in tqdm(
+                range(0, len(images), batch_size), desc="evaluating", disable=not progress
+            )
+        ]
+    )
     return scores_from_labels(labels, masks, num_classes)
 
 
 def per_image_weighted_iou(labels: np.ndarray, masks: np.ndarray) -> np.ndarray:
-    """Per image, the IoU of each class present in the truth, weighted by its share of valid pixels (the original view)."""
+    """Per image, the IoU of each class in the truth, weighted by its share of valid pixels."""
     scores = []
     for predicted, truth in zip(labels, masks):
         valid = truth >= 0
         classes, counts = np.unique(truth[valid], return_counts=True)
-        ious = [np.sum((predicted == c) & (truth == c)) / np.sum(((predicted == c) & valid) | (truth == c))
-                for c in classes]
+        ious = [
+            np.sum((predicted == c) & (truth == c))
+            / np.sum(((predicted == c) & valid) | (truth == c))
+            for c in classes
+        ]
         scores.append(float(np.dot(ious, counts) / counts.sum()) if len(classes) else np.nan)
     return np.array(scores)

@@ -8,22 +8,37 @@ from keras import layers
 
 from .pipeline import preprocess
 
-# Encoder outputs the decoder reuses, from fine (1/2) to coarse (1/16): the last layer at each resolution.
-SKIP_LAYER_NAMES = ("expanded_conv_project", "block_2_project", "block_5_project", "block_12_project")
+# Encoder outputs the decoder reuses, from fine (1/2) to coarse (1/16): the last layer at each
+# resolution.
+SKIP_LAYER_NAMES = (
+    "expanded_conv_project",
+    "block_2_project",
+    "block_5_project",
+    "block_12_project",
+)
 DECODER_FILTERS = (128, 64, 32, 32)
 
 
 def build_encoder(input_size: int = 224, pretrained: bool = False) -> keras.Model:
     """MobileNetV2 (alpha 1.0) without its classification head; ImageNet weights if pretrained."""
     if input_size % 32:
-        raise ValueError(f"input_size must be divisible by 32 (the encoder halves it 5 times), not {input_size}.")
+        raise ValueError(
+            f"input_size must be divisible by 32 (the encoder halves it 5 times), not {input_size}."
+        )
     encoder = keras.applications.MobileNetV2(
-        input_shape=(input_size, input_size, 3), alpha=1.0, include_top=False,
-        weights="imagenet" if pretrained and input_size == 224 else None)
+        input_shape=(input_size, input_size, 3),
+        alpha=1.0,
+        include_top=False,
+        weights="imagenet" if pretrained and input_size == 224 else None,
+    )
     if pretrained and input_size != 224:
-        # Keras names a weights file per input size; the convolutions are the same, so we load the 224 ones.
-        encoder.set_weights(keras.applications.MobileNetV2(
-            input_shape=(224, 224, 3), alpha=1.0, include_top=False, weights="imagenet").get_weights())
+        # Keras names a weights file per input size; the convolutions are the same, so we load the
+        # 224 ones.
+        encoder.set_weights(
+            keras.applications.MobileNetV2(
+                input_shape=(224, 224, 3), alpha=1.0, include_top=False, weights="imagenet"
+            ).get_weights()
+        )
     return encoder
 
 
@@ -55,7 +70,7 @@ def encoder_layers(model: keras.Model) -> list[keras.layers.Layer]:
 
 
 def freeze_encoder(model: keras.Model, frozen: bool = True) -> keras.Model:
-    """Freeze (or unfreeze) the encoder; frozen BatchNorm layers also keep their statistics. Recompile after."""
+    """Freeze (or unfreeze) the encoder; frozen BatchNorm layers keep their statistics."""
     for layer in encoder_layers(model):
         layer.trainable = not frozen
     return model
@@ -77,7 +92,9 @@ def skip_connection_summary(model: keras.Model) -> list[tuple[str, tuple]]:
 
 def batchnorm_layers(model: keras.Model) -> list[keras.layers.BatchNormalization]:
     """All BatchNormalization layers of a model."""
-    return [layer for layer in model._flatten_layers() if isinstance(layer, layers.BatchNormalization)]
+    return [
+        layer for layer in model._flatten_layers() if isinstance(layer, layers.BatchNormalization)
+    ]
 
 
 def reestimate_batchnorm(model: keras.Model, batches) -> keras.Model:
@@ -86,7 +103,8 @@ def reestimate_batchnorm(model: keras.Model, batches) -> keras.Model:
     saved = [(bn.momentum, bn.trainable) for bn in bns]
     try:
         for count, x in enumerate(batches):
-            # momentum k/(k+1) turns the exponential moving average into a running mean of the batch statistics.
+            # momentum k/(k+1) turns the exponential moving average into a running mean of the batch
+            # statistics.
             for bn in bns:
                 bn.momentum, bn.trainable = count / (count + 1), True
             model(x, training=True)
@@ -96,11 +114,15 @@ def reestimate_batchnorm(model: keras.Model, batches) -> keras.Model:
     return model
 
 
-def with_reestimated_batchnorm(model: keras.Model, images: np.ndarray, batch_size: int = 8) -> keras.Model:
-    """A copy of the model whose BatchNorm statistics are re-estimated on uint8 images (centre crops)."""
+def with_reestimated_batchnorm(
+    model: keras.Model, images: np.ndarray, batch_size: int = 8
+) -> keras.Model:
+    """A copy of the model with BatchNorm statistics re-estimated on uint8 images (centre crops)."""
     size = model.input_shape[1] or images.shape[1]
     top, left = (images.shape[1] - size) // 2, (images.shape[2] - size) // 2
-    crops = preprocess(images[:, top:top + size, left:left + size])
+    crops = preprocess(images[:, top : top + size, left : left + size])
     copy = keras.models.clone_model(model)
     copy.set_weights(model.get_weights())
-    return reestimate_batchnorm(copy, [crops[i:i + batch_size] for i in range(0, len(crops), batch_size)])
+    return reestimate_batchnorm(
+        copy, [crops[i : i + batch_size] for i in range(0, len(crops), batch_size)]
+    )

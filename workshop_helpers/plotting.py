@@ -1,26 +1,35 @@
-"""Figures: masks in colour, overlays, probability maps, training curves and IoU bars."""
+"""Figures: masks in colour, overlays, probability maps, curves, IoU bars, confusion matrices.
+
+Every plot_* function takes the DatasetSpec (class names, colours, background) as `spec`.
+"""
 
 from __future__ import annotations
 
 import cv2
+import keras
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator
 
 from .datasets import DatasetSpec
 
 VOID_COLOUR = (0, 0, 0)
+FIGURE_WIDTH = 10  # inches: the width of a JupyterLab or Colab notebook column
+# Readable names of the Keras history keys the workshop logs.
+METRIC_TITLES = {"loss": "loss", "pixel_accuracy": "pixel accuracy", "mean_iou": "mean IoU"}
 
 
 def colorize(labels: np.ndarray, palette) -> np.ndarray:
     """RGB image of a label mask; void (-1) is black."""
-    table = np.vstack([np.asarray(palette, dtype=np.uint8), np.array([VOID_COLOUR], dtype=np.uint8)])
+    table = np.vstack([np.asarray(palette, dtype=np.uint8),
+                       np.array([VOID_COLOUR], dtype=np.uint8)])
     return table[np.where(labels < 0, len(table) - 1, labels)]
 
 
 def overlay(image: np.ndarray, labels: np.ndarray, palette, alpha: float = 0.5,
             background_index: int | None = None, visible=None) -> np.ndarray:
-    """Blend coloured labels over a uint8 photo; background, void and hidden classes stay unblended."""
+    """Blend coloured labels over a uint8 photo; background, void and hidden classes stay as is."""
     blend = labels >= 0
     if background_index is not None:
         blend &= labels != background_index
@@ -30,17 +39,34 @@ def overlay(image: np.ndarray, labels: np.ndarray, palette, alpha: float = 0.5,
     return np.where(blend[..., None], blended, image)
 
 
-def legend_handles(class_names, palette) -> list[Patch]:
-    """Legend patches, one per class colour."""
-    return [Patch(color=np.asarray(c) / 255, label=n) for n, c in zip(class_names, palette)]
+def _overlay(image: np.ndarray, labels: np.ndarray, spec: DatasetSpec) -> np.ndarray:
+    return overlay(image, labels, spec.palette, background_index=spec.background_index)
+
+
+def legend_handles(spec: DatasetSpec, void: bool = True, overlay: bool = False) -> list[Patch]:
+    """Legend patches, one per class colour, and black for void; overlays leave background clear."""
+    handles = [Patch(facecolor=np.asarray(c) / 255, edgecolor="grey", label=n)
+               for n, c in zip(spec.class_names, spec.palette)]
+    if overlay and spec.background_index is not None:
+        name = spec.class_names[spec.background_index]
+        handles[spec.background_index] = Patch(facecolor="white", edgecolor="grey",
+                                               label=f"{name} (no colour)")
+    if void:
+        handles.append(Patch(facecolor=np.asarray(VOID_COLOUR) / 255, edgecolor="grey",
+                             label="void"))
+    return handles
+
+
+def _legend_columns(spec: DatasetSpec) -> int:
+    return min(spec.num_classes + 1, 6)
 
 
 def show_legend(spec: DatasetSpec, ax=None):
-    """A figure that shows a dataset's classes and colours."""
+    """A figure that shows a dataset's classes, their colours and void."""
     if ax is None:
-        _, ax = plt.subplots(figsize=(1.6 * spec.num_classes, 0.6))
-    ax.legend(handles=legend_handles(spec.class_names, spec.palette), loc="center", ncol=spec.num_classes,
-              frameon=False)
+        rows = -(-(spec.num_classes + 1) // _legend_columns(spec))
+        _, ax = plt.subplots(figsize=(FIGURE_WIDTH, 0.35 + 0.3 * rows))
+    ax.legend(handles=legend_handles(spec), loc="center", ncol=_legend_columns(spec), frameon=False)
     ax.axis("off")
     return ax
 
@@ -55,41 +81,47 @@ def display_image(image: np.ndarray) -> np.ndarray:
 def plot_pair(image: np.ndarray, labels: np.ndarray, spec: DatasetSpec, title: str = ""):
     """Photo, its mask in colour and the overlay side by side."""
     image = display_image(image)
-    fig, axes = plt.subplots(1, 3, figsize=(12, 4))
+    fig, axes = plt.subplots(1, 3, figsize=(FIGURE_WIDTH, 3.9), layout="constrained")
     panels = [(image, "photo"), (colorize(labels, spec.palette), "mask (black = void)"),
-              (overlay(image, labels, spec.palette, background_index=spec.background_index), "overlay")]
+              (_overlay(image, labels, spec), "overlay")]
     for ax, (picture, name) in zip(axes, panels):
         ax.imshow(picture)
         ax.set_title(name)
         ax.axis("off")
-    fig.legend(handles=legend_handles(spec.class_names, spec.palette), loc="lower center", ncol=spec.num_classes)
-    fig.suptitle(title)
+    fig.legend(handles=legend_handles(spec), loc="outside lower center", ncol=_legend_columns(spec),
+               frameon=False)
+    if title:
+        fig.suptitle(title)
     return fig
 
 
-def plot_segmentation(image: np.ndarray, probabilities: np.ndarray, class_names, palette,
-                      background_index: int | None = None, columns: int = 6, title: str | None = None):
-    """Input, argmax overlay with a legend, and per-class probability maps titled with their mean."""
+def plot_segmentation(image: np.ndarray, probabilities: np.ndarray, spec: DatasetSpec,
+                      columns: int = 6, title: str | None = None):
+    """Input, argmax overlay with a legend, and per-class probability maps on one 0–1 scale."""
     image = display_image(image)
-    classes = len(class_names)
-    map_rows = -(-classes // columns)
-    fig = plt.figure(figsize=(2.2 * columns, 2.2 * (2 + map_rows)))
-    grid = fig.add_gridspec(1 + map_rows, columns, height_ratios=[2] + [1] * map_rows)
+    map_rows = -(-spec.num_classes // columns)
+    fig = plt.figure(figsize=(FIGURE_WIDTH, FIGURE_WIDTH / columns * (2.4 + 1.15 * map_rows)))
+    grid = fig.add_gridspec(1 + map_rows, columns + 1, height_ratios=[2] + [1] * map_rows,
+                            width_ratios=[1] * columns + [0.12])
     labels = probabilities.argmax(-1)
-    panels = [(image, "input"), (overlay(image, labels, palette, background_index=background_index), "prediction")]
-    for k, (picture, title) in enumerate(panels):
+    panels = [(image, "input"), (_overlay(image, labels, spec), "prediction")]
+    for k, (picture, name) in enumerate(panels):
         ax = fig.add_subplot(grid[0, 2 * k:2 * k + 2])
         ax.imshow(picture)
-        ax.set_title(title)
+        ax.set_title(name)
         ax.axis("off")
     ax = fig.add_subplot(grid[0, 4:])
-    ax.legend(handles=legend_handles(class_names, palette), loc="center", frameon=False)
+    ax.legend(handles=legend_handles(spec, void=False, overlay=True), loc="center", frameon=False,
+              title="prediction colours", fontsize="small")
     ax.axis("off")
-    for index, name in enumerate(class_names):
+    for index, name in enumerate(spec.class_names):
         ax = fig.add_subplot(grid[1 + index // columns, index % columns])
-        ax.imshow(probabilities[..., index], vmin=0, vmax=1, cmap="viridis")
+        shown = ax.imshow(probabilities[..., index], vmin=0, vmax=1, cmap="viridis")
         ax.set_title(f"{name}: {probabilities[..., index].mean():.2f}", fontsize="small")
         ax.axis("off")
+    # One colour bar for all maps: a flat 0.09 map then reads as "unsure", not as a broken plot.
+    bar = fig.colorbar(shown, cax=fig.add_subplot(grid[1:, columns]))
+    bar.set_label("probability")
     if title:
         fig.suptitle(title, fontsize="x-large")
     fig.tight_layout()
@@ -99,49 +131,148 @@ def plot_segmentation(image: np.ndarray, probabilities: np.ndarray, class_names,
 def plot_predictions(images, masks, predictions: dict, spec: DatasetSpec):
     """Rows of photo, ground-truth overlay and one prediction overlay per model."""
     columns = 2 + len(predictions)
-    fig, axes = plt.subplots(len(images), columns, figsize=(3 * columns, 3 * len(images)), squeeze=False)
+    side = min(3.0, FIGURE_WIDTH / columns)
+    height = side * len(images) + 0.6
+    fig, axes = plt.subplots(len(images), columns, figsize=(side * columns, height), squeeze=False,
+                             layout="constrained")
     for row, (image, mask) in enumerate(zip(images, masks)):
-        panels = [(image, "photo"), (overlay(image, mask, spec.palette, background_index=spec.background_index),
-                                     "ground truth")]
+        panels = [(image, "photo"), (_overlay(image, mask, spec), "ground truth")]
         for name, probabilities in predictions.items():
             labels = probabilities[row].argmax(-1)
-            panels.append((overlay(image, labels, spec.palette, background_index=spec.background_index), name))
+            panels.append((_overlay(image, labels, spec), name))
         for ax, (picture, title) in zip(axes[row], panels):
             ax.imshow(picture)
             ax.set_title(title if row == 0 else "")
             ax.axis("off")
-    fig.legend(handles=legend_handles(spec.class_names, spec.palette), loc="lower center",
-               ncol=min(spec.num_classes, 6))
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    fig.legend(handles=legend_handles(spec, overlay=True), loc="outside lower center",
+               ncol=_legend_columns(spec), frameon=False)
     return fig
 
 
+def metric_title(key: str) -> str:
+    """'val_mean_iou' → 'validation mean IoU': a history key as a reader would say it."""
+    split = "validation" if key.startswith("val_") else "training"
+    name = key[4:] if key.startswith("val_") else key
+    if name.startswith("iou_"):
+        return f"{split} IoU of {name[4:]}"
+    return f"{split} {METRIC_TITLES.get(name, name.replace('_', ' '))}"
+
+
 def plot_histories(histories: dict, keys=("loss", "val_loss")):
-    """Training and validation curves of one or more Keras histories on shared axes."""
-    fig, axes = plt.subplots(1, len(keys), figsize=(6 * len(keys), 4), squeeze=False)
-    for ax, key in zip(axes[0], keys):
+    """Curves of one or more Keras histories, one panel per key, epochs as whole numbers."""
+    columns = min(len(keys), 2)
+    rows = -(-len(keys) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(FIGURE_WIDTH, 3.3 * rows), squeeze=False)
+    for ax, key in zip(axes.ravel(), keys):
         for name, history in histories.items():
             if key in history:
                 values = history[key]
                 ax.plot(range(1, len(values) + 1), values, marker="o", label=name)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("epoch")
-        ax.set_title(key)
+        name = key[4:] if key.startswith("val_") else key
+        ax.set_ylabel(METRIC_TITLES.get(name, name.replace("_", " ")))
+        ax.set_title(metric_title(key))
+        ax.grid(alpha=0.3)
         ax.legend()
+    for ax in axes.ravel()[len(keys):]:
+        ax.axis("off")
     fig.tight_layout()
     return fig
 
 
-def plot_iou_bars(results: dict, class_names):
-    """Grouped bars of per-class IoU, one group per class and one bar per model."""
-    fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(class_names) * len(results)), 4))
+def plot_iou_bars(results: dict, spec: DatasetSpec):
+    """Grouped bars of per-class IoU, one group per class, one bar per model; n/a when unscored."""
+    fig, ax = plt.subplots(figsize=(FIGURE_WIDTH, 4))
     width = 0.8 / len(results)
-    positions = np.arange(len(class_names))
+    positions = np.arange(spec.num_classes)
     for k, (name, scores) in enumerate(results.items()):
         values = [np.nan if v is None else v for v in scores["per_class_iou"]]
         ax.bar(positions + k * width, values, width, label=f"{name} (mIoU {scores['mIoU']:.3f})")
-    ax.set_xticks(positions + width * (len(results) - 1) / 2, class_names, rotation=30)
+    centres = positions + width * (len(results) - 1) / 2
+    for centre, scores in zip(centres, zip(*(r["per_class_iou"] for r in results.values()))):
+        if all(v is None for v in scores):
+            ax.text(centre, 0.03, "n/a:\nnot in\nthe truth", ha="center", va="bottom",
+                    fontsize="small", color="grey")
+    ax.set_xticks(centres, spec.class_names, rotation=30, ha="right")
     ax.set_ylabel("IoU")
     ax.set_ylim(0, 1)
-    ax.legend()
+    ax.legend(fontsize="small")
     fig.tight_layout()
     return fig
+
+
+def normalise_confusion(confusion: np.ndarray) -> np.ndarray:
+    """Each row (a true class) as shares of its pixels; NaN for a class absent from the truth."""
+    confusion = np.asarray(confusion, dtype=np.float64)
+    totals = confusion.sum(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(totals > 0, confusion / np.where(totals > 0, totals, 1), np.nan)
+
+
+def plot_confusion_matrix(confusion: np.ndarray, spec: DatasetSpec, title: str | None = None,
+                          ax=None):
+    """Confusion matrix normalised per true class (rows true, columns predicted); absent: n/a."""
+    shares = normalise_confusion(confusion)
+    if ax is None:
+        side = min(FIGURE_WIDTH, 2.5 + 0.55 * spec.num_classes)
+        _, ax = plt.subplots(figsize=(side + 1, side))
+    fig = ax.figure
+    cmap = plt.get_cmap("Blues").with_extremes(bad="white")
+    shown = ax.imshow(np.ma.masked_invalid(shares), vmin=0, vmax=1, cmap=cmap)
+    small = spec.num_classes > 8
+    for row in range(spec.num_classes):
+        if np.isnan(shares[row]).all():
+            ax.text(spec.num_classes / 2 - 0.5, row, "n/a: not in the truth", ha="center",
+                    va="center", fontsize="x-small", color="grey")
+            continue
+        for column in range(spec.num_classes):
+            value = shares[row, column]
+            if not small or value >= 0.005:
+                ax.text(column, row, f"{value:.2f}", ha="center", va="center",
+                        fontsize=6 if small else 8, color="white" if value > 0.6 else "black")
+    ax.set_xticks(range(spec.num_classes), spec.class_names, rotation=45, ha="right")
+    ax.set_yticks(range(spec.num_classes), spec.class_names)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    if title:
+        ax.set_title(title)
+    fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.04, label="share of the true class's pixels")
+    return fig
+
+
+class PredictionPreview(keras.callbacks.Callback):
+    """After every `every` epochs, show the prediction on one fixed validation image."""
+
+    def __init__(self, image: np.ndarray, mask: np.ndarray, spec: DatasetSpec, every: int = 1):
+        super().__init__()
+        self.image, self.mask, self.spec, self.every = image, mask, spec, every
+        self.shown_epochs: list[int] = []
+
+    def figure(self, epoch: int):
+        """Photo, ground truth and the current prediction as overlays."""
+        from .inference import predict_labels
+
+        labels = predict_labels(self.model, self.image, tta=False)
+        spec = self.spec
+        fig, axes = plt.subplots(1, 3, figsize=(FIGURE_WIDTH, 3.6), layout="constrained")
+        panels = [(self.image, "photo"), (_overlay(self.image, self.mask, spec), "ground truth"),
+                  (_overlay(self.image, labels, spec), f"prediction after epoch {epoch}")]
+        for ax, (picture, name) in zip(axes, panels):
+            ax.imshow(picture)
+            ax.set_title(name)
+            ax.axis("off")
+        fig.legend(handles=legend_handles(spec, overlay=True), loc="outside lower center",
+                   ncol=_legend_columns(spec), frameon=False, fontsize="small")
+        return fig
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every:
+            return
+        from IPython.display import clear_output, display
+
+        fig = self.figure(epoch + 1)
+        clear_output(wait=True)  # replace the previous epoch's figure instead of stacking them
+        display(fig)
+        plt.close(fig)
+        self.shown_epochs.append(epoch + 1)

@@ -1,16 +1,19 @@
-"""What every notebook does first: settings, data and weights ready, and the Colab set-up cell's text."""
+"""What every notebook does first: settings, data and weights ready; the Colab set-up cell."""
 
 from __future__ import annotations
 
 from .datasets import DatasetSpec, get_spec
 from .settings import Settings, load_settings
 
-# The one place the repository's address lives: the notebooks' badges and Colab set-up cells are checked
+# The one place the repository's address lives: the notebooks' badges and Colab set-up cells are
+# checked
 # against these by tests/test_notebooks.py.
 REPOSITORY = "segmentation-workshop/transfer-learning-segmentation"
-COLAB_BADGE = ("[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
-               "(https://colab.research.google.com/github/{repository}/blob/main/notebooks/{notebook})")
-SETUP_CELL = '''# Setup: in Colab, install the workshop first; then settings, data and weights in one call.
+COLAB_BADGE = (
+    "[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
+    "(https://colab.research.google.com/github/{repository}/blob/main/notebooks/{notebook})"
+)
+SETUP_CELL = """# Setup: in Colab, install the workshop first; then settings, data and weights.
 import sys
 
 if "google.colab" in sys.modules:
@@ -21,7 +24,7 @@ if "google.colab" in sys.modules:
     sys.path.insert(0, "workshop")
 from workshop_helpers.session import start
 
-settings, spec = start({arguments})'''
+settings, spec = start({arguments})"""
 
 
 def colab_badge(notebook: str) -> str:
@@ -35,14 +38,15 @@ def setup_cell(arguments: str = "") -> str:
 
 
 def start(weights: bool = False, quiet: bool = False, **overrides) -> tuple[Settings, DatasetSpec]:
-    """Settings (preset, WORKSHOP_* variables, overrides), the dataset prepared, ImageNet weights ready."""
+    """Settings (preset, WORKSHOP_* variables, overrides); dataset and ImageNet weights ready."""
     from .download import ensure_imagenet_weights, ensure_prepared
 
     settings = load_settings(**overrides)
     spec = get_spec(settings.dataset)
     ensure_prepared(spec.name)
     if weights:
-        ensure_imagenet_weights()  # offline copies when a mirror is set; otherwise Keras downloads them
+        # offline copies when a mirror is set; otherwise Keras downloads them
+        ensure_imagenet_weights()
     if not quiet:
         print(settings.describe())
     return settings, spec

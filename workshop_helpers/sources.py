@@ -1,4 +1,4 @@
-"""Where each dataset and the ImageNet weights come from: URLs, sizes, hashes, mirror folders, preparation."""
+"""Where datasets and weights come from: URLs, sizes, hashes, mirror folders, how to prepare."""
 
 from __future__ import annotations
 
@@ -14,6 +14,10 @@ from .download import copy_file, download, extract, keras_cache_dir
 MIRROR_VARIABLE = "WORKSHOP_DATA_MIRROR"
 MOBILENET_WEIGHTS = "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5"
 WEIGHTS_FOLDER = "weights"  # in the mirror
+# Where Keras itself downloads them (BASE_WEIGHT_PATH in keras/src/applications/mobilenet_v2.py).
+WEIGHTS_URL = ("https://storage.googleapis.com/tensorflow/keras-applications/mobilenet_v2/"
+               + MOBILENET_WEIGHTS)
+WEIGHTS_SIZE = 9_406_464
 
 
 @dataclass(frozen=True)
@@ -49,12 +53,12 @@ class Source:
     prepare: Callable[..., Path]  # (located, data_dir, **options) -> the prepared folder
 
     def select(self, member: str) -> str | None:
-        """Path inside extract_to of an archive member, None for members the workshop does not use."""
-        head = f"{self.archive_folder}/"
-        at = member.find(head)
-        if at < 0 or (at > 0 and member[at - 1] != "/"):
+        """Path inside extract_to of an archive member; None for those the workshop does not use."""
+        head = f"/{self.archive_folder}/"
+        at = f"/{member}".find(head)
+        if at < 0:
             return None
-        rest = member[at + len(head):]
+        rest = f"/{member}"[at + len(head):]
         return rest if rest and rest.split("/", 1)[0] in self.keep else None
 
     def locate(self, root: str | Path) -> Located | None:
@@ -143,7 +147,7 @@ def resolve_mirror(mirror: str | Path | None = None) -> Path | None:
 
 def fetch(dataset: str | Source, data_dir: str | Path | None = None,
           mirror: str | Path | None = None, progress: bool = True) -> Located:
-    """The dataset's folder: from the mirror (folder or archive), an earlier download, or the URLs."""
+    """The dataset's folder: from the mirror (folder or archive), a past download or the URLs."""
     source = dataset if isinstance(dataset, Source) else get_source(dataset)
     mirror = resolve_mirror(mirror)
     downloads = Path(data_dir or default_data_dir()) / "downloads"
@@ -160,14 +164,14 @@ def fetch(dataset: str | Source, data_dir: str | Path | None = None,
     folder = extract(archive, downloads / source.extract_to, source.select)
     found = source.locate(folder)
     if found is None:
-        raise DataNotFoundError(f"{archive} has no {source.archive_folder}/{source.marker}/ folder: "
-                                "delete it and try again.")
+        raise DataNotFoundError(f"{archive} has no {source.archive_folder}/{source.marker}/ "
+                                "folder: delete it and try again.")
     return found
 
 
 def prepare(dataset: str, data_dir: str | Path | None = None, mirror: str | Path | None = None,
             folder: str | Path | None = None, progress: bool = True, **options) -> Path:
-    """Prepare a dataset from `folder`, else from the mirror or the internet; options go to its rule."""
+    """Prepare a dataset from `folder`, else the mirror, else the internet (options: its rule's)."""
     source = get_source(dataset)
     if folder is not None:
         found = source.locate(folder)
@@ -192,7 +196,7 @@ def ensure_prepared(dataset: str, data_dir: str | Path | None = None,
 
 
 def prime_keras_cache(mirror: str | Path | None = None) -> Path:
-    """Copy the ImageNet MobileNetV2 weights from the mirror into the Keras cache (works offline)."""
+    """Copy the ImageNet MobileNetV2 weights from the mirror into the Keras cache (offline)."""
     mirror = resolve_mirror(mirror)
     if mirror is None:
         raise DataNotFoundError(f"No mirror given: pass --mirror or set {MIRROR_VARIABLE} "
@@ -203,8 +207,12 @@ def prime_keras_cache(mirror: str | Path | None = None) -> Path:
     return copy_file(source, keras_cache_dir() / MOBILENET_WEIGHTS)
 
 
-def ensure_imagenet_weights(mirror: str | Path | None = None) -> None:
-    """Prime the Keras cache from the mirror when it has the weights; otherwise Keras downloads them."""
+def ensure_imagenet_weights(mirror: str | Path | None = None, progress: bool = True) -> Path:
+    """The ImageNet weights in the Keras cache: from the mirror if it has them, else downloaded."""
     mirror = resolve_mirror(mirror)
     if mirror is not None and (mirror / WEIGHTS_FOLDER / MOBILENET_WEIGHTS).exists():
-        prime_keras_cache(mirror)
+        return prime_keras_cache(mirror)
+    target = keras_cache_dir() / MOBILENET_WEIGHTS
+    if target.exists():
+        return target
+    return download([WEIGHTS_URL], target, size=WEIGHTS_SIZE, progress=progress)

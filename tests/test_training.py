@@ -1,0 +1,120 @@
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from workshop_helpers import predict
+from workshop_helpers.model import batchnorm_layers, encoder_layers
+from workshop_helpers.settings import load_settings
+from workshop_helpers.training import (
+    CheckpointError,
+    compile_model,
+    configure_batchnorm,
+    get_trained_model,
+    load_checkpoint,
+    load_history,
+    train,
+    trained_with,
+)
+
+
+@pytest.fixture
+def tiny(rng):
+    """Eight random 64x64 images with masks: enough for a two-step training run at 32x32 crops."""
+    images = rng.integers(0, 256, (8, 64, 64, 3), dtype=np.uint8)
+    masks = rng.integers(-1, 6, (8, 64, 64)).astype(np.int8)
+    return (images, masks), (images[:2], masks[:2])
+
+
+def tiny_settings(**overrides):
+    return load_settings({}, epochs=1, batch_size=4, crop_size=32, **overrides)
+
+
+def test_train_takes_one_settings_object_and_saves_checkpoint_and_history(tiny, tmp_path):
+    settings = tiny_settings()
+    model, history = train(
+        settings, pretrained=False, checkpoint=tmp_path / "m.keras", data=tiny, verbose=0
+    )
+    assert (
+        set(history) >= {"loss", "val_loss", "mean_iou", "val_mean_iou"}
+        and len(history["loss"]) == 1
+    )
+    saved_history, saved_settings = load_history(tmp_path / "m.history.json")
+    assert saved_history == history and saved_settings["crop_size"] == 32
+    assert trained_with(tmp_path / "m.keras", settings)
+    assert not trained_with(tmp_path / "m.keras", tiny_settings(learning_rate=1e-3))
+
+
+def test_inference_mode_batchnorm_keeps_the_encoder_statistics(scratch_model):
+    model = keras.models.clone_model(scratch_model)
+    configure_batchnorm(model, load_settings({}, pretrained_batchnorm="inference"), pretrained=True)
+    encoder = {id(layer) for layer in encoder_layers(model)}
+    assert all(not bn.trainable for bn in batchnorm_layers(model) if id(bn) in encoder)
+    first = batchnorm_layers(model)[0]
+    before = keras.ops.convert_to_numpy(first.moving_mean).copy()
+    model(np.random.default_rng(0).normal(size=(2, 224, 224, 3)).astype("float32"), training=True)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(first.moving_mean), before)
+    configure_batchnorm(model, load_settings({}, batchnorm_momentum=0.9), pretrained=False)
+    assert all(bn.momentum == 0.9 for bn in batchnorm_layers(model))
+
+
+def test_get_trained_model_reuses_only_a_checkpoint_of_the_same_settings(
+    tiny, tmp_path, monkeypatch
+):
+    import workshop_helpers.training as training
+
+    calls = []
+    monkeypatch.setattr(training, "load_split", lambda name, split, *a, **k: tiny[split == "val"])
+    original = training.train
+    monkeypatch.setattr(
+        training, "train", lambda *a, **k: calls.append(1) or original(*a, **k, verbose=0)
+    )
+    settings = tiny_settings(dataset="camvid")
+    get_trained_model(settings, False, checkpoint_dir=tmp_path)
+    get_trained_model(settings, False, reuse=True, checkpoint_dir=tmp_path)
+    assert len(calls) == 1  # the second call loaded the checkpoint
+    get_trained_model(
+        tiny_settings(dataset="camvid", seed=1), False, reuse=True, checkpoint_dir=tmp_path
+    )
+    assert len(calls) == 2  # other settings: trained again
+    with pytest.raises(CheckpointError, match="fetch-checkpoints"):
+        get_trained_model(tiny_settings(models="checkpoint"), True, checkpoint_dir=tmp_path)
+
+
+def test_checkpoint_round_trip_gives_identical_predictions(scratch_model, tmp_path, rng):
+    model = compile_model(scratch_model, 6)
+    path = tmp_path / "model.keras"
+    model.save(path)
+    restored = load_checkpoint(path)
+    image = rng.integers(0, 256, (240, 320, 3), dtype=np.uint8)
+    np.testing.assert_array_equal(predict(model, image), predict(restored, image))
+
+
+def test_missing_checkpoint_says_how_to_make_one(tmp_path):
+    with pytest.raises(CheckpointError, match="workshop_helpers train"):
+        load_checkpoint(tmp_path / "none.keras")
+
+
+@pytest.mark.parametrize("content", [b"", b"not a zip at all", b"PK\x03\x04truncated"])
+def test_damaged_checkpoint_says_it_is_damaged(tmp_path, content):
+    path = tmp_path / "voc_scratch.keras"
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError, match="is damaged"):
+        load_checkpoint(path)
+
+
+def test_damaged_checkpoint_on_the_cli_is_one_line(tmp_path, capsys):
+    from workshop_helpers.cli import main
+
+    path = tmp_path / "voc_scratch.keras"
+    path.write_bytes(b"PK\x03\x04truncated")
+    assert main(["evaluate", str(path), "--dataset", "camvid", "--data-dir", str(tmp_path)]) == 1
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("error:") and "is damaged" in error and "\n" not in error
+
+
+def test_old_flat_histories_still_load(tmp_path):
+    path = tmp_path / "old.history.json"
+    path.write_text(json.dumps({"loss": [1.0, 0.5]}))
+    assert load_history(path) == ({"loss": [1.0, 0.5]}, None)
