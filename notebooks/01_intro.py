@@ -3,10 +3,7 @@
 #   jupytext:
 #     cell_metadata_filter: tags,jupyter,slideshow,-all
 #     formats: ipynb,py:percent
-#     notebook_metadata_filter: -kernelspec,-jupytext.text_representation.jupytext_version,-jupytext.text_representation.format_version
-#     text_representation:
-#       extension: .py
-#       format_name: percent
+#     notebook_metadata_filter: -kernelspec,-jupytext.text_representation
 # ---
 
 # %% [markdown]
@@ -14,19 +11,21 @@
 #
 # # 1. From classification to semantic segmentation
 #
-# A classifier answers *what is in this image?* with one label. Semantic segmentation answers *which class does
-# each pixel belong to?* with a label map as large as the image. In this workshop we take a network trained for
-# the first task and reuse it for the second: **transfer learning across tasks**.
+# A classifier answers *what is in this image?* with one label. Semantic segmentation answers *which
+# class does each pixel belong to?* with a label map as large as the image. In this workshop we take
+# a network trained for the first task and reuse it for the second: **transfer learning across
+# tasks**.
 
 # %%
-# Setup: in Colab, install the workshop first; then settings, data and weights in one call.
+# Setup: in Colab, install the workshop first; then settings, data and weights.
 import sys
 
 if "google.colab" in sys.modules:
     import subprocess
 
-    subprocess.run("git clone -q --depth 1 https://github.com/segmentation-workshop/transfer-learning-segmentation workshop"
-                   " && pip install -q -e workshop", shell=True, check=True)
+    url = "https://github.com/segmentation-workshop/transfer-learning-segmentation"
+    subprocess.run(f"git clone -q --depth 1 {url} workshop && pip install -q -e workshop",
+                   shell=True, check=True)
     sys.path.insert(0, "workshop")
 from workshop_helpers.session import start
 
@@ -43,9 +42,9 @@ from workshop_helpers.plotting import colorize, legend_handles
 # %% [markdown]
 # ## One photo, two questions
 #
-# Below is a real photo from the workshop's dataset. A classifier would give it one label (here: the object
-# class that covers most of it). Its segmentation mask gives every pixel a class; black pixels are *void*:
-# object borders or unlabelled areas that nobody scores.
+# Below is a real photo from the workshop's dataset. A classifier would give it one label (here: the
+# object class that covers most of it). Its segmentation mask gives every pixel a class; black
+# pixels are *void*: object borders or unlabelled areas that nobody scores.
 
 # %%
 images, masks = load_split(spec.name, "val", limit=8)
@@ -69,19 +68,22 @@ plt.show()
 # %% [markdown]
 # ## Where segmentation is used
 #
-# * **Autonomous driving**: road, pavement, cars and pedestrians in every frame (our second dataset, CamVid).
-# * **Biomedical imaging**: cells, organs and tumours in microscopy, CT and MRI (U-Net was made for this).
+# * **Autonomous driving**: road, pavement, cars and pedestrians in every frame (our second dataset,
+#   CamVid).
+# * **Biomedical imaging**: cells, organs and tumours in microscopy, CT and MRI (U-Net was made for
+#   this).
 # * **Aerial and satellite images**: buildings, roads, fields and water for mapping.
 # * **Geo-sensing**: land cover and its change over time, flood and fire extent.
 
 # %% [markdown]
 # ## Fully convolutional networks (FCN)
 #
-# [Long, Shelhamer and Darrell (2015)](https://arxiv.org/abs/1411.4038) noticed that the dense layers at the end
-# of a classifier are convolutions whose kernel covers the whole feature map. Written as convolutions, the
-# network accepts any image size and outputs a coarse *heat map* of class scores instead of one vector. An
-# upsampling step (bilinear interpolation, or a learned transposed convolution) brings the map back to the
-# input's resolution. The first part is the **encoder**, the upsampling part the **decoder**.
+# [Long, Shelhamer and Darrell (2015)](https://arxiv.org/abs/1411.4038) noticed that the dense
+# layers at the end of a classifier are convolutions whose kernel covers the whole feature map.
+# Written as convolutions, the network accepts any image size and outputs a coarse *heat map* of
+# class scores instead of one vector. An upsampling step (bilinear interpolation, or a learned
+# transposed convolution) brings the map back to the input's resolution. The first part is the
+# **encoder**, the upsampling part the **decoder**.
 
 # %%
 draw_classification_vs_fcn()
@@ -90,10 +92,11 @@ plt.show()
 # %% [markdown]
 # ## U-Net
 #
-# Each stride-2 stage of the encoder halves the resolution, so fine details (thin poles, the outline of a cat's
-# ear) are gone by the coarse end. [U-Net (Ronneberger, Fischer and Brox, 2015)](https://arxiv.org/abs/1505.04597)
-# makes the decoder symmetric to the encoder and **concatenates** the encoder's features of the same resolution
-# into each decoder stage: these *skip connections* bring the details back.
+# Each stride-2 stage of the encoder halves the resolution, so fine details (thin poles, the outline
+# of a cat's ear) are gone by the coarse end. [U-Net (Ronneberger, Fischer and Brox,
+# 2015)](https://arxiv.org/abs/1505.04597) makes the decoder symmetric to the encoder and
+# **concatenates** the encoder's features of the same resolution into each decoder stage: these
+# *skip connections* bring the details back.
 
 # %%
 draw_encoder_decoder(with_skips=False)
@@ -101,14 +104,15 @@ draw_encoder_decoder(with_skips=True)
 plt.show()
 
 # %% [markdown]
-# Our network is a light U-Net whose encoder is **MobileNetV2**
-# ([Sandler et al., 2018](https://arxiv.org/abs/1801.04381)), a classifier trained on ImageNet. The skip
-# connections come from four of its layers, at 1/2, 1/4, 1/8 and 1/16 of the input's resolution.
+# Our network is a light U-Net whose encoder is **MobileNetV2** ([Sandler et al.,
+# 2018](https://arxiv.org/abs/1801.04381)), a classifier trained on ImageNet. The skip connections
+# come from four of its layers, at 1/2, 1/4, 1/8 and 1/16 of the input's resolution.
 #
-# **State of the art differs.** Today's best segmentation models use atrous convolutions and pyramid pooling
-# ([DeepLabv3+](https://arxiv.org/abs/1802.02611)), transformers ([SegFormer](https://arxiv.org/abs/2105.15203),
-# [Mask2Former](https://arxiv.org/abs/2112.01527)) or promptable foundation models
-# ([Segment Anything](https://arxiv.org/abs/2304.02643)). The idea this workshop teaches, reusing features
-# learned on a large classification dataset, is at the heart of all of them.
+# **State of the art differs.** Today's best segmentation models use atrous convolutions and pyramid
+# pooling ([DeepLabv3+](https://arxiv.org/abs/1802.02611)), transformers
+# ([SegFormer](https://arxiv.org/abs/2105.15203), [Mask2Former](https://arxiv.org/abs/2112.01527))
+# or promptable foundation models ([Segment Anything](https://arxiv.org/abs/2304.02643)). The idea
+# this workshop teaches, reusing features learned on a large classification dataset, is at the heart
+# of all of them.
 #
 # Next: **2. The input pipeline.**

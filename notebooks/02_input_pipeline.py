@@ -3,10 +3,7 @@
 #   jupytext:
 #     cell_metadata_filter: tags,jupyter,slideshow,-all
 #     formats: ipynb,py:percent
-#     notebook_metadata_filter: -kernelspec,-jupytext.text_representation.jupytext_version,-jupytext.text_representation.format_version
-#     text_representation:
-#       extension: .py
-#       format_name: percent
+#     notebook_metadata_filter: -kernelspec,-jupytext.text_representation
 # ---
 
 # %% [markdown]
@@ -14,22 +11,24 @@
 #
 # # 2. The input pipeline
 #
-# We train on a subset of **Pascal VOC 2012** with six classes: background, aeroplane, car, cat, dog and person
-# (or, with `WORKSHOP_DATASET=camvid`, on the **CamVid** street scenes). This notebook shows the data and
-# builds the core of the generator that feeds the network.
+# We train on a subset of **Pascal VOC 2012** with six classes: background, aeroplane, car, cat, dog
+# and person (or, with `WORKSHOP_DATASET=camvid`, on the **CamVid** street scenes). This notebook
+# shows the data and builds the core of the generator that feeds the network.
 #
-# The set-up cell below reads the settings (a preset, then `WORKSHOP_*` environment variables, then anything
-# you pass to `start(...)`, e.g. `start(dataset="camvid")`), and prepares the dataset the first time.
+# The set-up cell below reads the settings (a preset, then `WORKSHOP_*` environment variables, then
+# anything you pass to `start(...)`, e.g. `start(dataset="camvid")`), and prepares the dataset the
+# first time.
 
 # %%
-# Setup: in Colab, install the workshop first; then settings, data and weights in one call.
+# Setup: in Colab, install the workshop first; then settings, data and weights.
 import sys
 
 if "google.colab" in sys.modules:
     import subprocess
 
-    subprocess.run("git clone -q --depth 1 https://github.com/segmentation-workshop/transfer-learning-segmentation workshop"
-                   " && pip install -q -e workshop", shell=True, check=True)
+    url = "https://github.com/segmentation-workshop/transfer-learning-segmentation"
+    subprocess.run(f"git clone -q --depth 1 {url} workshop && pip install -q -e workshop",
+                   shell=True, check=True)
     sys.path.insert(0, "workshop")
 from workshop_helpers.session import start
 
@@ -46,8 +45,8 @@ from workshop_helpers.plotting import plot_pair, show_legend
 # %% [markdown]
 # ## Classes and colours
 #
-# Each class has a colour that stays distinguishable with the common colour-vision deficiencies. Void pixels,
-# which no loss or score counts, are drawn black.
+# Each class has a colour that stays distinguishable with the common colour-vision deficiencies.
+# Void pixels, which no loss or score counts, are drawn black.
 
 # %%
 show_legend(spec)
@@ -56,10 +55,11 @@ plt.show()
 # %% [markdown]
 # ## The dataset and its split
 #
-# For VOC the workshop keeps the 1,607 segmentation images that contain at least one of our five object
-# classes and splits their sorted ids 80:20 into training and validation, as the original notebook did.
-# CamVid comes with its published split. Everything is resized to 256×256. A folder prepared from only part
-# of the photos (the offline mirror has 591 of VOC's 1,607) keeps each photo's place in the full split.
+# For VOC the workshop keeps the 1,607 segmentation images that contain at least one of our five
+# object classes and splits their sorted ids 80:20 into training and validation, as the original
+# notebook did. CamVid comes with its published split. Everything is resized to 256×256. A folder
+# prepared from only part of the photos (the offline mirror has 591 of VOC's 1,607) keeps each
+# photo's place in the full split.
 
 # %%
 train_images, train_masks = load_split(spec.name, "train")
@@ -71,8 +71,8 @@ if is_partial(default_data_dir() / spec.name):
     print("This is a partial copy of the subset: only the photos that were available are used.")
 
 # %% [markdown]
-# Class frequencies matter: a class that covers 1 % of the pixels is easy to ignore for a network that minimises
-# the average loss. A class with no pixel at all cannot be learned or scored.
+# Class frequencies matter: a class that covers 1 % of the pixels is easy to ignore for a network
+# that minimises the average loss. A class with no pixel at all cannot be learned or scored.
 
 # %%
 counts = np.bincount(train_masks[train_masks >= 0].ravel(), minlength=spec.num_classes)
@@ -83,16 +83,16 @@ print(f"{'void':>12}: {np.mean(train_masks < 0):6.1%} of all pixels")
 # %% [markdown]
 # ## Why masks are resized with nearest neighbour
 #
-# A mask holds class *indices*, not intensities. Bilinear interpolation between a pixel of class 1 (aeroplane)
-# and one of class 3 (cat) would invent a 2 (car) on the border. Nearest neighbour only ever copies existing
-# labels. Void pixels (VOC's 255 border, CamVid's "unlabelled") become **-1**, so the loss and the metrics can
-# skip them.
+# A mask holds class *indices*, not intensities. Bilinear interpolation between a pixel of class 1
+# (aeroplane) and one of class 3 (cat) would invent a 2 (car) on the border. Nearest neighbour only
+# ever copies existing labels. Void pixels (VOC's 255 border, CamVid's "unlabelled") become **-1**,
+# so the loss and the metrics can skip them.
 
 # %% [markdown]
 # ## The generator's core
 #
-# MobileNetV2 was trained on pixel values scaled from [0, 255] to [-1, 1]; its pretrained weights expect the
-# same.
+# MobileNetV2 was trained on pixel values scaled from [0, 255] to [-1, 1]; its pretrained weights
+# expect the same.
 
 # %%
 # The code of workshop_helpers/pipeline.py.
@@ -104,24 +104,27 @@ def preprocess(images: np.ndarray) -> np.ndarray:
     return out
 
 # %% [markdown]
-# Each training batch takes a random 224×224 window of each 256×256 image and flips about half of them
-# left-right, the image and its mask together, so the labels stay on their pixels. Validation uses the centre
-# window, always the same. The masks are not preprocessed: they stay class indices, with void at -1.
+# Each training batch takes a random 224×224 window of each 256×256 image and flips about half of
+# them left-right, the image and its mask together, so the labels stay on their pixels. Validation
+# uses the centre window, always the same. The masks are not preprocessed: they stay class indices,
+# with void at -1.
 
 # %%
 # The code of workshop_helpers/pipeline.py.
 def crop_batch(images, masks, indices, tops, lefts, flips, size: int, mirrored=None):
     """Preprocessed size x size crops of images[indices] and their int32 masks (void stays -1).
 
-    Flipped crops come from `mirrored`, a left-right mirrored copy of (images, masks): copying rows of a
-    mirrored array is ~10x faster than copying a window read backwards.
+    Flipped crops come from `mirrored`, a left-right mirrored copy of (images, masks): copying
+    rows of a mirrored array is ~10x faster than copying a window read backwards.
     """
     x = np.empty((len(indices), size, size, 3), dtype=np.uint8)
     y = np.empty((len(indices), size, size, 1), dtype=np.int32)
     for k, (i, top, left, flip) in enumerate(zip(indices, tops, lefts, flips)):
         source_images, source_masks = mirrored if flip else (images, masks)
-        x[k] = source_images[i, top:top + size, left:left + size]
-        y[k, ..., 0] = source_masks[i, top:top + size, left:left + size]  # same window: labels stay aligned
+        x[k] = source_images[i, top : top + size, left : left + size]
+        y[k, ..., 0] = source_masks[
+            i, top : top + size, left : left + size
+        ]  # same window: labels stay aligned
     return preprocess(x), y
 
 # %% [markdown]
@@ -138,20 +141,20 @@ print(f"x: shape {x.shape}, {x.dtype}, min {x.min():.2f}, max {x.max():.2f}")
 print(f"y: shape {y.shape}, {y.dtype}, labels {np.unique(y).tolist()}")
 
 # %% [markdown]
-# `SegmentationGenerator` wraps this core into a `keras.utils.PyDataset`: it draws the windows and flips
-# from a generator seeded per (seed, epoch, batch), reshuffles the images every epoch, and keeps the
-# mirrored copy once instead of per batch.
+# `SegmentationGenerator` wraps this core into a `keras.utils.PyDataset`: it draws the windows and
+# flips from a generator seeded per (seed, epoch, batch), reshuffles the images every epoch, and
+# keeps the mirrored copy once instead of per batch.
 
 # %%
-train_batches = SegmentationGenerator(train_images, train_masks, batch_size=settings.batch_size, augment=True)
-val_batches = SegmentationGenerator(val_images, val_masks, batch_size=settings.batch_size, augment=False)
+train_batches = SegmentationGenerator(train_images, train_masks, settings.batch_size, augment=True)
+val_batches = SegmentationGenerator(val_images, val_masks, settings.batch_size, augment=False)
 x, y = train_batches[0]
 print(f"{len(train_batches)} training batches per epoch, {len(val_batches)} validation batches")
 print(f"x: shape {x.shape}, {x.dtype}, min {x.min():.2f}, mean {x.mean():.2f}, max {x.max():.2f}")
-print(f"y: shape {y.shape}, {y.dtype}, min {y.min()}, max {y.max()}, void share {np.mean(y < 0):.1%}")
+print(f"y: shape {y.shape}, {y.dtype}, min {y.min()}, max {y.max()}, void {np.mean(y < 0):.1%}")
 
 # %%
-plot_pair(x[0], y[0, ..., 0], spec, title="one training crop (preprocessed values shown back as colours)")
+plot_pair(x[0], y[0, ..., 0], spec, title="one training crop (preprocessed, shown back as colours)")
 plt.show()
 
 # %% [markdown]

@@ -3,10 +3,7 @@
 #   jupytext:
 #     cell_metadata_filter: tags,jupyter,slideshow,-all
 #     formats: ipynb,py:percent
-#     notebook_metadata_filter: -kernelspec,-jupytext.text_representation.jupytext_version,-jupytext.text_representation.format_version
-#     text_representation:
-#       extension: .py
-#       format_name: percent
+#     notebook_metadata_filter: -kernelspec,-jupytext.text_representation
 # ---
 
 # %% [markdown]
@@ -14,20 +11,21 @@
 #
 # # 3. The architecture: a MobileNetV2 encoder and a light U-Net decoder
 #
-# In this notebook you build the network yourself, cell by cell: the encoder that ImageNet trained to classify,
-# the four skip connections, the decoder that turns its features back into a full-resolution map of class
-# probabilities, and the loss that ignores void pixels. Change any of these cells and re-run the notebook to
-# try another design.
+# In this notebook you build the network yourself, cell by cell: the encoder that ImageNet trained
+# to classify, the four skip connections, the decoder that turns its features back into a
+# full-resolution map of class probabilities, and the loss that ignores void pixels. Change any of
+# these cells and re-run the notebook to try another design.
 
 # %%
-# Setup: in Colab, install the workshop first; then settings, data and weights in one call.
+# Setup: in Colab, install the workshop first; then settings, data and weights.
 import sys
 
 if "google.colab" in sys.modules:
     import subprocess
 
-    subprocess.run("git clone -q --depth 1 https://github.com/segmentation-workshop/transfer-learning-segmentation workshop"
-                   " && pip install -q -e workshop", shell=True, check=True)
+    url = "https://github.com/segmentation-workshop/transfer-learning-segmentation"
+    subprocess.run(f"git clone -q --depth 1 {url} workshop && pip install -q -e workshop",
+                   shell=True, check=True)
     sys.path.insert(0, "workshop")
 from workshop_helpers.session import start
 
@@ -41,33 +39,49 @@ from keras import layers
 # %% [markdown]
 # ## The encoder
 #
-# Keras ships MobileNetV2 as an ImageNet classifier. With `include_top=False` we drop its classification head
-# and keep the convolutional body: 224×224×3 in, 7×7×1,280 out. Its weights come either from random
-# initialisation (notebook 4) or from ImageNet training (`weights="imagenet"`, notebook 5).
+# Keras ships MobileNetV2 as an ImageNet classifier. With `include_top=False` we drop its
+# classification head and keep the convolutional body: 224×224×3 in, 7×7×1,280 out. Its weights come
+# either from random initialisation (notebook 4) or from ImageNet training (`weights="imagenet"`,
+# notebook 5).
 #
-# The skip connections tap the encoder where the decoder will need detail: the *projection* layer at the end
-# of the last block at each resolution, before the next block halves it.
+# The skip connections tap the encoder where the decoder will need detail: the *projection* layer at
+# the end of the last block at each resolution, before the next block halves it.
 #
-# The cells that define the network are the code the workshop's package runs (`workshop_helpers/model.py` and
-# `metrics.py`); a test keeps the two identical. Notebooks 4 and 5 import the package's copy.
+# The cells that define the network are the code the workshop's package runs
+# (`workshop_helpers/model.py` and `metrics.py`); a test keeps the two identical. Notebooks 4 and 5
+# import the package's copy.
 
 # %%
 # The code of workshop_helpers/model.py.
-SKIP_LAYER_NAMES = ("expanded_conv_project", "block_2_project", "block_5_project", "block_12_project")
+SKIP_LAYER_NAMES = (
+    "expanded_conv_project",
+    "block_2_project",
+    "block_5_project",
+    "block_12_project",
+)
 DECODER_FILTERS = (128, 64, 32, 32)
 
 
 def build_encoder(input_size: int = 224, pretrained: bool = False) -> keras.Model:
     """MobileNetV2 (alpha 1.0) without its classification head; ImageNet weights if pretrained."""
     if input_size % 32:
-        raise ValueError(f"input_size must be divisible by 32 (the encoder halves it 5 times), not {input_size}.")
+        raise ValueError(
+            f"input_size must be divisible by 32 (the encoder halves it 5 times), not {input_size}."
+        )
     encoder = keras.applications.MobileNetV2(
-        input_shape=(input_size, input_size, 3), alpha=1.0, include_top=False,
-        weights="imagenet" if pretrained and input_size == 224 else None)
+        input_shape=(input_size, input_size, 3),
+        alpha=1.0,
+        include_top=False,
+        weights="imagenet" if pretrained and input_size == 224 else None,
+    )
     if pretrained and input_size != 224:
-        # Keras names a weights file per input size; the convolutions are the same, so we load the 224 ones.
-        encoder.set_weights(keras.applications.MobileNetV2(
-            input_shape=(224, 224, 3), alpha=1.0, include_top=False, weights="imagenet").get_weights())
+        # Keras names a weights file per input size; the convolutions are the same, so we load the
+        # 224 ones.
+        encoder.set_weights(
+            keras.applications.MobileNetV2(
+                input_shape=(224, 224, 3), alpha=1.0, include_top=False, weights="imagenet"
+            ).get_weights()
+        )
     return encoder
 
 # %%
@@ -80,9 +94,10 @@ print(f"encoder parameters: {encoder.count_params():,}")
 # %% [markdown]
 # ## The decoder
 #
-# Four decoder blocks climb back up: upsample ×2, concatenate the encoder's features of the same resolution
-# (the skip connection), and apply a 3×3 ReLU convolution. A last upsampling returns to the input's resolution,
-# a 1×1 convolution gives one score per class and pixel, and a softmax turns the scores into probabilities.
+# Four decoder blocks climb back up: upsample ×2, concatenate the encoder's features of the same
+# resolution (the skip connection), and apply a 3×3 ReLU convolution. A last upsampling returns to
+# the input's resolution, a 1×1 convolution gives one score per class and pixel, and a softmax turns
+# the scores into probabilities.
 
 # %%
 # The code of workshop_helpers/model.py.
@@ -111,11 +126,13 @@ model = build_model(spec.num_classes)
 encoder_parameters = build_encoder().count_params()
 print(f"output: {model.output_shape} (one probability per class and pixel)")
 print(f"parameters: {model.count_params():,} for {spec.num_classes} classes: "
-      f"{encoder_parameters:,} in the encoder, {model.count_params() - encoder_parameters:,} in the decoder")
+      f"{encoder_parameters:,} in the encoder, "
+      f"{model.count_params() - encoder_parameters:,} in the decoder")
 
 # %% [markdown]
-# Most of the decoder's parameters sit in its first convolution, which sees the encoder's 1,280 channels plus
-# the 96 of the deepest skip. The layer-by-layer summary is long; uncomment the next line to see it.
+# Most of the decoder's parameters sit in its first convolution, which sees the encoder's 1,280
+# channels plus the 96 of the deepest skip. The layer-by-layer summary is long; uncomment the next
+# line to see it.
 
 # %%
 # model.summary(line_length=100)
@@ -123,8 +140,8 @@ print(f"parameters: {model.count_params():,} for {spec.num_classes} classes: "
 # %% [markdown]
 # ## The masked loss
 #
-# The loss is the usual sparse categorical cross-entropy, `-log p(true class)`, averaged over the **valid**
-# pixels only: void pixels (-1) have no true class, so they contribute nothing.
+# The loss is the usual sparse categorical cross-entropy, `-log p(true class)`, averaged over the
+# **valid** pixels only: void pixels (-1) have no true class, so they contribute nothing.
 
 # %%
 # The code of workshop_helpers/metrics.py.
@@ -139,7 +156,8 @@ def masked_loss(y_true, y_pred):
     valid = ops.cast(labels >= 0, y_pred.dtype)  # 1 for a labelled pixel, 0 for void (-1)
     # Void pixels get class 0 so the cross-entropy is defined; `valid` then zeroes their loss.
     per_pixel = ops.sparse_categorical_crossentropy(ops.maximum(labels, 0), y_pred)
-    # Divide by the number of valid pixels, not all pixels: the original notebook's all-pixel mean made
+    # Divide by the number of valid pixels, not all pixels: the original notebook's all-pixel mean
+    # made
     # the loss shrink with a batch's share of void pixels.
     return ops.sum(per_pixel * valid) / ops.maximum(ops.sum(valid), 1.0)
 
@@ -158,15 +176,17 @@ print(f"masked_loss:                     {float(masked_loss(labels, probabilitie
 
 # %%
 probabilities[0, 0, 2] = [0.0, 0.0, 1.0]
-print(f"after changing the void pixel's prediction: {float(masked_loss(labels, probabilities)):.4f}")
+after = float(masked_loss(labels, probabilities))
+print(f"after changing the void pixel's prediction: {after:.4f}")
 
 # %% [markdown]
 # ## Exercise: a lighter decoder
 #
-# The decoder's first block dominates its parameter count. Build a variant with **transposed convolutions**
-# (`layers.Conv2DTranspose(filters, 3, strides=2, padding="same", activation="relu")`) instead of
-# upsampling + convolution in each decoder block, and half the filters (`(64, 32, 16, 16)`). How many
-# parameters does it have, and what fraction of the original decoder's is that? Edit the cell below, run it.
+# The decoder's first block dominates its parameter count. Build a variant with **transposed
+# convolutions** (`layers.Conv2DTranspose(filters, 3, strides=2, padding="same",
+# activation="relu")`) instead of upsampling + convolution in each decoder block, and half the
+# filters (`(64, 32, 16, 16)`). How many parameters does it have, and what fraction of the original
+# decoder's is that? Edit the cell below, run it.
 
 # %%
 def light_decoder_block(x, skip, filters):
@@ -190,11 +210,11 @@ def build_light_model(num_classes, filters=(64, 32, 16, 16)):
 light = build_light_model(spec.num_classes)
 light_decoder = light.count_params() - encoder_parameters
 print(f"light model: {light.count_params():,} parameters, decoder {light_decoder:,} "
-      f"({light_decoder / (model.count_params() - encoder_parameters):.0%} of the original decoder's)")
+      f"({light_decoder / (model.count_params() - encoder_parameters):.0%} of the original's)")
 
 # %% tags=["solution"] jupyter={"source_hidden": true}
-# Solution: each block upsamples with a learned 3x3 transposed convolution, then concatenates the skip.
-def light_decoder_block(x, skip, filters):
+# Solution: each block upsamples with a learned 3x3 transposed convolution, then adds the skip.
+def light_decoder_block(x, skip, filters):  # noqa: F811 (the solution replaces your version)
     """A transposed convolution that upsamples, then the skip connection."""
     x = layers.Conv2DTranspose(filters, 3, strides=2, padding="same", activation="relu")(x)
     return layers.Concatenate()([x, skip])
@@ -203,7 +223,7 @@ def light_decoder_block(x, skip, filters):
 light = build_light_model(spec.num_classes)
 light_decoder = light.count_params() - encoder_parameters
 print(f"light model: {light.count_params():,} parameters, decoder {light_decoder:,} "
-      f"({light_decoder / (model.count_params() - encoder_parameters):.0%} of the original decoder's)")
+      f"({light_decoder / (model.count_params() - encoder_parameters):.0%} of the original's)")
 
 # %% [markdown]
 # Next: **4. Training from scratch.**

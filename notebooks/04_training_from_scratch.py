@@ -3,10 +3,7 @@
 #   jupytext:
 #     cell_metadata_filter: tags,jupyter,slideshow,-all
 #     formats: ipynb,py:percent
-#     notebook_metadata_filter: -kernelspec,-jupytext.text_representation.jupytext_version,-jupytext.text_representation.format_version
-#     text_representation:
-#       extension: .py
-#       format_name: percent
+#     notebook_metadata_filter: -kernelspec,-jupytext.text_representation
 # ---
 
 # %% [markdown]
@@ -14,17 +11,19 @@
 #
 # # 4. Training from scratch
 #
-# First the baseline: the network of notebook 3 with **random** encoder weights, trained on our small dataset.
+# First the baseline: the network of notebook 3 with **random** encoder weights, trained on our
+# small dataset.
 
 # %%
-# Setup: in Colab, install the workshop first; then settings, data and weights in one call.
+# Setup: in Colab, install the workshop first; then settings, data and weights.
 import sys
 
 if "google.colab" in sys.modules:
     import subprocess
 
-    subprocess.run("git clone -q --depth 1 https://github.com/segmentation-workshop/transfer-learning-segmentation workshop"
-                   " && pip install -q -e workshop", shell=True, check=True)
+    url = "https://github.com/segmentation-workshop/transfer-learning-segmentation"
+    subprocess.run(f"git clone -q --depth 1 {url} workshop && pip install -q -e workshop",
+                   shell=True, check=True)
     sys.path.insert(0, "workshop")
 from workshop_helpers.session import start
 
@@ -33,10 +32,11 @@ settings, spec = start()
 # %% [markdown]
 # ## Settings
 #
-# The cell above printed what this run trains. The `full` preset is the original notebook's recipe: Adam with
-# learning rate 1e-4, batch 4, 20 epochs, 224×224 crops. `fast` (`WORKSHOP_FAST=1`: CI and rehearsals) trains
-# 2 epochs on 96 images; `cpu` (`WORKSHOP_PRESET=cpu`) is the laptop track. To change one value, pass it to
-# `start(...)` above, e.g. `start(epochs=5)`, or set `WORKSHOP_EPOCHS=5`.
+# The cell above printed what this run trains. The `full` preset is the original notebook's recipe:
+# Adam with learning rate 1e-4, batch 4, 20 epochs, 224×224 crops. `fast` (`WORKSHOP_FAST=1`: CI and
+# rehearsals) trains 2 epochs on 96 images; `cpu` (`WORKSHOP_PRESET=cpu`) is the laptop track. To
+# change one value, pass it to `start(...)` above, e.g. `start(epochs=5)`, or set
+# `WORKSHOP_EPOCHS=5`.
 
 # %%
 import keras
@@ -55,11 +55,11 @@ val_images, val_masks = load_split(spec.name, "val")
 # %% [markdown]
 # ## Train
 #
-# On a laptop CPU the full setting takes hours; on a Colab GPU a few minutes. Presenting live? Train beforehand
-# (`python -m workshop_helpers train --scratch`, or `fetch-checkpoints`) and start with
-# `start(models="checkpoint")` (or `WORKSHOP_MODELS=checkpoint`): the next cell then loads that checkpoint
-# instead of training. With `show_progress=True` you watch the prediction on one validation image after each
-# epoch.
+# On a laptop CPU the full setting takes hours; on a Colab GPU a few minutes. Presenting live? Train
+# beforehand (`python -m workshop_helpers train --scratch`, or `fetch-checkpoints`) and start with
+# `start(models="checkpoint")` (or `WORKSHOP_MODELS=checkpoint`): the next cell then loads that
+# checkpoint instead of training. With `show_progress=True` you watch the prediction on one
+# validation image after each epoch.
 
 # %%
 preview = [PredictionPreview(val_images[0], val_masks[0], spec)] if settings.show_progress else []
@@ -93,8 +93,8 @@ plt.show()
 # %% [markdown]
 # ## mIoU over the whole validation split
 #
-# For each class, IoU = |prediction ∩ truth| / |prediction ∪ truth| over all validation pixels; mIoU is their
-# mean. Void pixels are ignored, and so is a class with no pixel in the truth.
+# For each class, IoU = |prediction ∩ truth| / |prediction ∪ truth| over all validation pixels; mIoU
+# is their mean. Void pixels are ignored, and so is a class with no pixel in the truth.
 
 # %%
 scores = evaluate(model, val_images, val_masks, spec.num_classes)
@@ -107,64 +107,72 @@ for name, iou in zip(spec.class_names, scores["per_class_iou"]):
 #
 # Two reasons.
 #
-# 1. **Too little data.** A few hundred images cannot teach 2.3 million encoder weights what edges, textures and
-#    object parts look like; ImageNet's 1.3 million images did that for the pretrained encoder.
-# 2. **BatchNorm statistics lag behind.** MobileNetV2 normalises each layer with statistics of the current batch
-#    while training, but at inference it uses *moving averages*, updated after each step with a momentum
-#    (MobileNetV2's 0.999 moves them 0.1 % of the way per step). After a few hundred steps they may still be
-#    close to their initial values (mean 0, variance 1), far from the real statistics of a network whose
-#    weights changed. Then inference-mode predictions collapse even when the training loss falls.
+# 1. **Too little data.** A few hundred images cannot teach 2.3 million encoder weights what edges,
+#    textures and object parts look like; ImageNet's 1.3 million images did that for the pretrained
+#    encoder.
+# 2. **BatchNorm statistics lag behind.** MobileNetV2 normalises each layer with statistics of the
+#    current batch while training, but at inference it uses *moving averages*, updated after each
+#    step with a momentum (MobileNetV2's 0.999 moves them 0.1 % of the way per step). After a few
+#    hundred steps they may still be close to their initial values (mean 0, variance 1), far from
+#    the real statistics of a network whose weights changed. Then inference-mode predictions
+#    collapse even when the training loss falls.
 #
-# We measure the second: the first BatchNorm layer's moving variance against the variance of the features it
-# actually receives.
+# We measure the second: the first BatchNorm layer's moving variance against the variance of the
+# features it actually receives.
 
 # %%
 calibration_images, _ = load_split(spec.name, "train", limit=64)
 first_bn = batchnorm_layers(model)[0]
 size = model.input_shape[1]
-start_px = (calibration_images.shape[1] - size) // 2  # centre crops, as the validation generator takes
+# Centre crops, as the validation generator takes them.
+start_px = (calibration_images.shape[1] - size) // 2
 crops = preprocess(calibration_images[:16, start_px:start_px + size, start_px:start_px + size])
 features = keras.Model(model.input, model.get_layer("Conv1").output).predict(crops, verbose=0)
-moving, actual = np.mean(keras.ops.convert_to_numpy(first_bn.moving_variance)), features.var((0, 1, 2)).mean()
+moving = np.mean(keras.ops.convert_to_numpy(first_bn.moving_variance))
+actual = features.var((0, 1, 2)).mean()
 print(f"BatchNorm momentum: {first_bn.momentum}")
 print(f"moving variance (mean over channels): {moving:.3f}")
 print(f"actual variance of its inputs:         {actual:.3f} ({actual / moving:.1f}x)")
 
 # %% [markdown]
-# Now we re-estimate every BatchNorm layer's statistics from 64 training images (a copy of the model, no
-# weight changes) and score the validation split again.
+# Now we re-estimate every BatchNorm layer's statistics from 64 training images (a copy of the
+# model, no weight changes) and score the validation split again.
 
 # %%
 recalibrated = with_reestimated_batchnorm(model, calibration_images)
 recalibrated_scores = evaluate(recalibrated, val_images, val_masks, spec.num_classes)
 gain = recalibrated_scores["mIoU"] - scores["mIoU"]
 print(f"validation mIoU with the moving statistics:   {scores['mIoU']:.3f}")
-print(f"validation mIoU with re-estimated statistics: {recalibrated_scores['mIoU']:.3f} ({gain:+.3f})")
+print(f"validation mIoU with re-estimated statistics: {recalibrated_scores['mIoU']:.3f} "
+      f"({gain:+.3f})")
 if gain > 0.02:
-    print("The lagging statistics explain part of the failure: the network had learned more than its "
-          "inference mode showed.")
+    print("The lagging statistics explain part of the failure: the network had learned more "
+          "than its inference mode showed.")
 else:
-    print("Here the moving statistics were already close: what remains is what the network could not "
-          "learn from this little data.")
+    print("Here the moving statistics were already close: what remains is what the network "
+          "could not learn from this little data.")
 
 # %% [markdown]
-# The gap between the two numbers is the part of the failure that the lagging statistics explain: the network
-# had learned something, but inference mode normalised its features with the wrong numbers. What remains is the
-# lack of features that a few hundred images cannot teach. Notebook 5 attacks that part: the encoder starts from
-# ImageNet weights, whose BatchNorm statistics already match their features. To compare features with
-# features, notebook 5 scores the scratch model with its statistics re-estimated too.
+# The gap between the two numbers is the part of the failure that the lagging statistics explain:
+# the network had learned something, but inference mode normalised its features with the wrong
+# numbers. What remains is the lack of features that a few hundred images cannot teach. Notebook 5
+# attacks that part: the encoder starts from ImageNet weights, whose BatchNorm statistics already
+# match their features. To compare features with features, notebook 5 scores the scratch model with
+# its statistics re-estimated too.
 
 # %% [markdown]
 # ## Exercise
 #
-# Freezing the encoder (training only the decoder) is a common way to save time. How many parameters would still
-# train? Why does freezing make no sense for a *random* encoder? Try it with `freeze_encoder`.
+# Freezing the encoder (training only the decoder) is a common way to save time. How many parameters
+# would still train? Why does freezing make no sense for a *random* encoder? Try it with
+# `freeze_encoder`.
 
 # %% tags=["solution"] jupyter={"source_hidden": true}
-# Solution: only the decoder trains; a frozen random encoder would feed the decoder random features forever,
-# so the decoder alone would have to work from noise-like inputs.
+# Solution: only the decoder trains; a frozen random encoder would feed the decoder random
+# features forever, so the decoder alone would have to work from noise-like inputs.
 frozen = freeze_encoder(build_model(spec.num_classes))
-print(f"trainable with a frozen encoder: {sum(int(np.prod(w.shape)) for w in frozen.trainable_weights):,}")
+trainable = sum(int(np.prod(w.shape)) for w in frozen.trainable_weights)
+print(f"trainable with a frozen encoder: {trainable:,} of {frozen.count_params():,}")
 
 # %% [markdown]
 # Next: **5. Training with the pretrained encoder.**

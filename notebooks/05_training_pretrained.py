@@ -3,10 +3,7 @@
 #   jupytext:
 #     cell_metadata_filter: tags,jupyter,slideshow,-all
 #     formats: ipynb,py:percent
-#     notebook_metadata_filter: -kernelspec,-jupytext.text_representation.jupytext_version,-jupytext.text_representation.format_version
-#     text_representation:
-#       extension: .py
-#       format_name: percent
+#     notebook_metadata_filter: -kernelspec,-jupytext.text_representation
 # ---
 
 # %% [markdown]
@@ -14,18 +11,20 @@
 #
 # # 5. Training with the pretrained encoder
 #
-# Same network, same data, same recipe. One change: the encoder starts from the weights MobileNetV2 learned while
-# classifying ImageNet (`weights="imagenet"`). Then we compare both models on the whole validation split.
+# Same network, same data, same recipe. One change: the encoder starts from the weights MobileNetV2
+# learned while classifying ImageNet (`weights="imagenet"`). Then we compare both models on the
+# whole validation split.
 
 # %%
-# Setup: in Colab, install the workshop first; then settings, data and weights in one call.
+# Setup: in Colab, install the workshop first; then settings, data and weights.
 import sys
 
 if "google.colab" in sys.modules:
     import subprocess
 
-    subprocess.run("git clone -q --depth 1 https://github.com/segmentation-workshop/transfer-learning-segmentation workshop"
-                   " && pip install -q -e workshop", shell=True, check=True)
+    url = "https://github.com/segmentation-workshop/transfer-learning-segmentation"
+    subprocess.run(f"git clone -q --depth 1 {url} workshop && pip install -q -e workshop",
+                   shell=True, check=True)
     sys.path.insert(0, "workshop")
 from workshop_helpers.session import start
 
@@ -34,13 +33,13 @@ settings, spec = start(weights=True)
 # %% [markdown]
 # ## Reusing ImageNet's features without breaking them
 #
-# The pretrained encoder's BatchNorm layers hold ImageNet's statistics, which match its features. The Keras
-# transfer-learning guide first trains the new part (here the decoder) on a **frozen** encoder, whose
-# BatchNorm layers then run in inference mode, and only later fine-tunes everything at a low learning rate.
-# The short presets (`fast`, `cpu`) do the first step: in a few minutes of CPU, fine-tuning the whole encoder
-# either replaced ImageNet's statistics with the noisy ones of small batches or, with them kept, drifted the
-# features away (`benchmarks/RESULTS.md` has the measurements). The `full` preset fine-tunes everything, as
-# the original notebook did. This run:
+# The pretrained encoder's BatchNorm layers hold ImageNet's statistics, which match its features.
+# The Keras transfer-learning guide first trains the new part (here the decoder) on a **frozen**
+# encoder, whose BatchNorm layers then run in inference mode, and only later fine-tunes everything
+# at a low learning rate. The short presets (`fast`, `cpu`) do the first step: in a few minutes of
+# CPU, fine-tuning the whole encoder either replaced ImageNet's statistics with the noisy ones of
+# small batches or, with them kept, drifted the features away (`benchmarks/RESULTS.md` has the
+# measurements). The `full` preset fine-tunes everything, as the original notebook did. This run:
 
 # %%
 import matplotlib.pyplot as plt
@@ -56,16 +55,16 @@ val_images, val_masks = load_split(spec.name, "val")
 if settings.freeze_pretrained_encoder:
     print("the pretrained encoder is frozen: only the decoder trains, on ImageNet's features")
 else:
-    print(f"the whole network fine-tunes; the encoder's BatchNorm layers in {settings.pretrained_batchnorm} "
-          "mode")
+    print("the whole network fine-tunes; the encoder's BatchNorm layers in "
+          f"{settings.pretrained_batchnorm} mode")
 
 # %% [markdown]
 # ## Train (or load the models trained beforehand)
 #
-# `start(models="checkpoint")` (or `WORKSHOP_MODELS=checkpoint`) loads models trained beforehand with
-# `python -m workshop_helpers train --pretrained` (and `--scratch`) or downloaded with `fetch-checkpoints`.
-# The scratch model of notebook 4 is reused when it was trained with the same settings; otherwise it is
-# trained now.
+# `start(models="checkpoint")` (or `WORKSHOP_MODELS=checkpoint`) loads models trained beforehand
+# with `python -m workshop_helpers train --pretrained` (and `--scratch`) or downloaded with
+# `fetch-checkpoints`. The scratch model of notebook 4 is reused when it was trained with the same
+# settings; otherwise it is trained now.
 
 # %%
 preview = [PredictionPreview(val_images[0], val_masks[0], spec)] if settings.show_progress else []
@@ -83,9 +82,9 @@ plt.show()
 # %% [markdown]
 # ## Three models on the whole validation split
 #
-# Notebook 4 showed that part of the scratch model's failure is BatchNorm bookkeeping: its moving statistics
-# lag behind its weights. To compare what the encoders *learned*, we also score the scratch model with its
-# statistics re-estimated on 64 training images.
+# Notebook 4 showed that part of the scratch model's failure is BatchNorm bookkeeping: its moving
+# statistics lag behind its weights. To compare what the encoders *learned*, we also score the
+# scratch model with its statistics re-estimated on 64 training images.
 
 # %%
 comparison = compare(settings, scratch, pretrained, pretrained_history)
@@ -106,8 +105,8 @@ plt.show()
 # %% [markdown]
 # ## Where the pixels go
 #
-# Each row of a confusion matrix is one true class; its cells say which share of that class's pixels each
-# model predicted as which class. A perfect model has a bright diagonal.
+# Each row of a confusion matrix is one true class; its cells say which share of that class's pixels
+# each model predicted as which class. A perfect model has a bright diagonal.
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(10, 4.5))
@@ -129,11 +128,13 @@ plt.show()
 # %% [markdown]
 # ## Per-image view
 #
-# The original notebook scored each image by the IoU of each class present in it, weighted by the class's
-# share of the image. The distribution shows whether a model is good everywhere or only on easy images.
+# The original notebook scored each image by the IoU of each class present in it, weighted by the
+# class's share of the image. The distribution shows whether a model is good everywhere or only on
+# easy images.
 
 # %%
-labels = {name: results[name]["labels"] for name in ("scratch, BatchNorm re-estimated", "pretrained")}
+shown_models = ("scratch, BatchNorm re-estimated", "pretrained")
+labels = {name: results[name]["labels"] for name in shown_models}
 per_image = {name: per_image_weighted_iou(value, val_masks) for name, value in labels.items()}
 plt.figure(figsize=(7, 3.5))
 plt.hist(list(per_image.values()), bins=20, range=(0, 1), label=list(per_image))
@@ -145,25 +146,28 @@ plt.show()
 # %% [markdown]
 # ## Conclusion
 #
-# The lesson's claim, checked on every run: the pretrained model beats the scratch model, and the scratch
-# model with corrected BatchNorm statistics, by the margins set for this dataset and preset
-# (`workshop_helpers.comparison.MARGINS`), and its validation loss falls. The cell stops with an error when
-# the claim does not hold, so CI fails if the ImageNet features stop helping.
+# The lesson's claim, checked on every run: the pretrained model beats the scratch model, and the
+# scratch model with corrected BatchNorm statistics, by the margins set for this dataset and preset
+# (`workshop_helpers.comparison.MARGINS`), and its validation loss falls. The cell stops with an
+# error when the claim does not hold, so CI fails if the ImageNet features stop helping.
 
 # %%
 print(comparison.report())
 miou = comparison.miou
-print(f"\nAfter {settings.epochs} epochs on {spec.name}, the ImageNet encoder reaches validation mIoU "
+print(f"\nAfter {settings.epochs} epochs on {spec.name}, the ImageNet encoder reaches validation "
+      f"mIoU "
       f"{miou['pretrained']:.3f}, against {miou['scratch']:.3f} from scratch and "
       f"{miou['scratch, BatchNorm re-estimated']:.3f} from scratch with re-estimated statistics.")
 assert comparison.holds, "The lesson's claim does not hold in this run: see the checks above."
-print("Same network, data and recipe: the difference is what the encoder learned while classifying ImageNet.")
+print("Same network, data and recipe: the difference is what the encoder learned while "
+      "classifying ImageNet.")
 
 # %% [markdown]
 # ## Exercise
 #
-# Which class gains the most IoU from the ImageNet encoder, compared with the scratch model with re-estimated
-# statistics? Look at the table above. Why might that class profit most from features learned on ImageNet?
+# Which class gains the most IoU from the ImageNet encoder, compared with the scratch model with
+# re-estimated statistics? Look at the table above. Why might that class profit most from features
+# learned on ImageNet?
 
 # %% tags=["solution"] jupyter={"source_hidden": true}
 # Solution: computed from this run's table; classes absent from the truth are left out.
@@ -178,9 +182,9 @@ print(f"largest gain: {best} ({gains[best]:+.3f}); ImageNet has many images of s
 # %% [markdown]
 # ## Going further: fine-tune everything
 #
-# Flip `freeze_pretrained_encoder` and train again with otherwise the same settings: does fine-tuning the
-# whole encoder help or hurt, and what happens to the validation loss? (This cell trains a third model, so it
-# is skipped in the `fast` preset.)
+# Flip `freeze_pretrained_encoder` and train again with otherwise the same settings: does
+# fine-tuning the whole encoder help or hurt, and what happens to the validation loss? (This cell
+# trains a third model, so it is skipped in the `fast` preset.)
 
 # %%
 from dataclasses import replace
@@ -190,7 +194,8 @@ from workshop_helpers import train
 if not settings.fast:
     flipped = replace(settings, freeze_pretrained_encoder=not settings.freeze_pretrained_encoder)
     other, other_history = train(flipped, pretrained=True)
-    other_miou = evaluate_models({"other": other}, val_images, val_masks, spec.num_classes)["other"]["mIoU"]
+    other_scores = evaluate_models({"other": other}, val_images, val_masks, spec.num_classes)
+    other_miou = other_scores["other"]["mIoU"]
     print(f"freeze_pretrained_encoder={flipped.freeze_pretrained_encoder}: validation mIoU "
           f"{other_miou:.3f} (this run: {miou['pretrained']:.3f}); validation loss "
           f"{other_history['val_loss'][0]:.3f} → {other_history['val_loss'][-1]:.3f}")

@@ -3,10 +3,7 @@
 #   jupytext:
 #     cell_metadata_filter: tags,jupyter,slideshow,-all
 #     formats: ipynb,py:percent
-#     notebook_metadata_filter: -kernelspec,-jupytext.text_representation.jupytext_version,-jupytext.text_representation.format_version
-#     text_representation:
-#       extension: .py
-#       format_name: percent
+#     notebook_metadata_filter: -kernelspec,-jupytext.text_representation
 # ---
 
 # %% [markdown]
@@ -14,18 +11,19 @@
 #
 # # 6. Demos: your webcam, any image URL, and an interactive viewer
 #
-# The pretrained model of notebook 5 on pictures it has never seen. Every demo falls back to bundled photos
-# when there is no camera or browser (CI, a remote server), so the notebook always runs.
+# The pretrained model of notebook 5 on pictures it has never seen. Every demo falls back to bundled
+# photos when there is no camera or browser (CI, a remote server), so the notebook always runs.
 
 # %%
-# Setup: in Colab, install the workshop first; then settings, data and weights in one call.
+# Setup: in Colab, install the workshop first; then settings, data and weights.
 import sys
 
 if "google.colab" in sys.modules:
     import subprocess
 
-    subprocess.run("git clone -q --depth 1 https://github.com/segmentation-workshop/transfer-learning-segmentation workshop"
-                   " && pip install -q -e workshop", shell=True, check=True)
+    url = "https://github.com/segmentation-workshop/transfer-learning-segmentation"
+    subprocess.run(f"git clone -q --depth 1 {url} workshop && pip install -q -e workshop",
+                   shell=True, check=True)
     sys.path.insert(0, "workshop")
 from workshop_helpers.session import start
 
@@ -50,24 +48,25 @@ model, _ = get_trained_model(settings, pretrained=True, reuse=True)
 # %% [markdown]
 # ## What this model can label
 #
-# A segmentation model answers with one of the classes it was trained on, for every pixel, whatever the
-# photo shows. The bundled photos show a person and a cat: check whether your model has those classes.
+# A segmentation model answers with one of the classes it was trained on, for every pixel, whatever
+# the photo shows. The bundled photos show a person and a cat: check whether your model has those
+# classes.
 
 # %%
 print(f"This {spec.name} model labels {spec.num_classes} classes: {', '.join(spec.class_names)}.")
 missing = [name for name in ("person", "cat") if name not in spec.class_names]
 if missing:
-    print(f"It has no {' and no '.join(missing)} class: on those photos it can only answer with the "
-          "classes above, so expect the nearest street-scene class, not a mistake in the code.")
+    print(f"It has no {' and no '.join(missing)} class: on those photos it can only answer with "
+          "the classes above, so expect the nearest class it knows, not a mistake in the code.")
 else:
     print("Both subjects of the bundled photos, person and cat, are among them.")
 
 # %% [markdown]
 # ## A webcam photo
 #
-# In Colab the browser asks for your camera and a **Capture** button appears. Locally, OpenCV reads one frame
-# from the first camera. Without either, the bundled sample photos (an astronaut and a cat, shipped inside
-# scikit-image) stand in.
+# In Colab the browser asks for your camera and a **Capture** button appears. Locally, OpenCV reads
+# one frame from the first camera. Without either, the bundled sample photos (an astronaut and a
+# cat, shipped inside scikit-image) stand in.
 
 # %%
 photos = webcam_images()
@@ -78,10 +77,10 @@ plt.show()
 # %% [markdown]
 # ## Live
 #
-# Running Jupyter on your own machine with a camera? Start the loop: capture, predict, overlay, repeat, with
-# the frame rate shown. **Stop** gives the camera back to other programs; **Start** opens it again. No camera?
-# Set `WORKSHOP_CAMERA` to a video file before starting Jupyter and the loop plays it instead. (Colab cannot
-# stream a camera into Python; use the photo above there.)
+# Running Jupyter on your own machine with a camera? Start the loop: capture, predict, overlay,
+# repeat, with the frame rate shown. **Stop** gives the camera back to other programs; **Start**
+# opens it again. No camera? Set `WORKSHOP_CAMERA` to a video file before starting Jupyter and the
+# loop plays it instead. (Colab cannot stream a camera into Python; use the photo above there.)
 
 # %%
 camera = open_camera()
@@ -95,8 +94,9 @@ else:
 # %% [markdown]
 # ## Any image URL
 #
-# Paste a URL. Downloads are limited in size and time, only `http(s)` is accepted, and anything that is not an
-# image gets a plain explanation instead of a traceback. Headless runs use a local copy of a sample photo.
+# Paste a URL. Downloads are limited in size and time, only `http(s)` is accepted, and anything that
+# is not an image gets a plain explanation instead of a traceback. Headless runs use a local copy of
+# a sample photo.
 
 # %%
 URL = os.environ.get("WORKSHOP_DEMO_URL", "https://upload.wikimedia.org/wikipedia/commons/3/3a/Cat03.jpg")
@@ -118,11 +118,12 @@ for bad in ("ftp://example.org/cat.jpg", str(not_an_image)):
 # %% [markdown]
 # ## Interactive viewer
 #
-# Pick an image (validation photos, the photos above, or a URL typed in the box and Enter), click a class to
-# hide or show it, change the overlay's opacity and read each class's mean probability in the legend.
+# Pick an image (validation photos, the photos above, or a URL typed in the box and Enter), click a
+# class to hide or show it, change the overlay's opacity and read each class's mean probability in
+# the legend.
 
 # %%
 val_images, _ = load_split(spec.name, "val", limit=3)
-viewer = SegmentationViewer(model, spec, {**{f"validation {i}": image for i, image in enumerate(val_images)},
-                                          **photos})
+validation = {f"validation {i}": image for i, image in enumerate(val_images)}
+viewer = SegmentationViewer(model, spec, {**validation, **photos})
 display(viewer.widget)

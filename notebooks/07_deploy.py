@@ -3,10 +3,7 @@
 #   jupytext:
 #     cell_metadata_filter: tags,jupyter,slideshow,-all
 #     formats: ipynb,py:percent
-#     notebook_metadata_filter: -kernelspec,-jupytext.text_representation.jupytext_version,-jupytext.text_representation.format_version
-#     text_representation:
-#       extension: .py
-#       format_name: percent
+#     notebook_metadata_filter: -kernelspec,-jupytext.text_representation
 # ---
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -19,14 +16,15 @@
 # for neural networks, run it with **ONNX Runtime**, and check that it predicts what Keras predicts.
 
 # %% slideshow={"slide_type": "skip"}
-# Setup: in Colab, install the workshop first; then settings, data and weights in one call.
+# Setup: in Colab, install the workshop first; then settings, data and weights.
 import sys
 
 if "google.colab" in sys.modules:
     import subprocess
 
-    subprocess.run("git clone -q --depth 1 https://github.com/segmentation-workshop/transfer-learning-segmentation workshop"
-                   " && pip install -q -e workshop", shell=True, check=True)
+    url = "https://github.com/segmentation-workshop/transfer-learning-segmentation"
+    subprocess.run(f"git clone -q --depth 1 {url} workshop && pip install -q -e workshop",
+                   shell=True, check=True)
     sys.path.insert(0, "workshop")
 from workshop_helpers.session import start
 

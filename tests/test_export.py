@@ -1,3 +1,4 @@
+import keras
 import numpy as np
 import pytest
 
@@ -14,6 +15,10 @@ from workshop_helpers.export import (
     run_exported,
 )
 from workshop_helpers.pipeline import preprocess
+
+
+pytestmark = pytest.mark.skipif(keras.backend.backend() != "tensorflow",
+                                reason="export runs on the TensorFlow backend only")
 
 
 def needs(format):

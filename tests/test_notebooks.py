@@ -43,44 +43,17 @@ def test_each_notebook_opens_with_a_colab_badge_and_a_guarded_setup(source):
     assert 'if "google.colab" in sys.modules:' in cells[1].source
 
 
-def _taught_cells():
-    """(notebook, cell source, module path) of each cell that shows the package's code."""
+def test_notebooks_show_the_code_the_package_runs():
     import jupytext
 
-    for source in SOURCES:
-        for cell in jupytext.read(source).cells:
-            first = cell.source.splitlines()[0] if cell.source else ""
-            if cell.cell_type == "code" and first.startswith("# The code of workshop_helpers/"):
-                module = first.removeprefix("# The code of ").rstrip(".")
-                yield source.stem, cell.source, Path(__file__).resolve().parents[1] / module
+    from workshop_helpers.lessons import definitions, differences, taught_cells
 
-
-def _definitions(text: str) -> dict:
-    """Top-level functions, classes and assignments of Python source: name -> source text."""
-    import ast
-
-    tree, found = ast.parse(text), {}
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
-            names = [node.name]
-        elif isinstance(node, ast.Assign):
-            names = [t.id for t in node.targets if isinstance(t, ast.Name)]
-        else:
-            names = []
-        for name in names:
-            found[name] = ast.get_source_segment(text, node)
-    return found
-
-
-def test_notebooks_show_the_code_the_package_runs():
-    cells = list(_taught_cells())
+    assert [message for source in SOURCES for message in differences(source)] == []
     shown = {}
-    for notebook, text, module in cells:
-        package = _definitions(module.read_text())
-        for name, code in _definitions(text).items():
-            assert name in package, f"{notebook} defines {name}, which {module.name} lacks"
-            assert code == package[name], f"{notebook}: {name} differs from {module.name}'s"
-            shown.setdefault(module.name, set()).add(name)
+    for source in SOURCES:
+        notebook = jupytext.read(source)
+        for index, module in taught_cells(notebook):
+            shown.setdefault(module.name, set()).update(definitions(notebook.cells[index].source))
     # The lesson builds the network, the loss and the generator's core in front of the reader.
     network = {"build_encoder", "decoder_block", "build_model", "SKIP_LAYER_NAMES"}
     assert network <= shown["model.py"]
@@ -88,11 +61,15 @@ def test_notebooks_show_the_code_the_package_runs():
     assert {"preprocess", "crop_batch"} <= shown["pipeline.py"]
 
 
-def test_a_changed_function_in_the_package_fails_the_comparison():
-    notebook, text, module = next(c for c in _taught_cells() if c[2].name == "model.py")
-    changed = module.read_text().replace('activation="relu")(x)', 'activation="gelu")(x)')
-    package = _definitions(changed)
-    assert any(package.get(name) != code for name, code in _definitions(text).items())
+def test_a_change_on_either_side_is_found_and_refresh_restores_the_package_code(tmp_path):
+    from workshop_helpers.lessons import differences, refresh
+
+    copy = tmp_path / "03_architecture.py"
+    original = (NOTEBOOKS / "03_architecture.py").read_text()
+    copy.write_text(original.replace('padding="same", activation="relu")(x)\n\n\n',
+                                     'padding="same", activation="gelu")(x)\n\n\n', 1))
+    assert differences(copy) == ["03_architecture.py: decoder_block differs from model.py's"]
+    assert refresh(copy) and differences(copy) == [] and copy.read_text() == original
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)

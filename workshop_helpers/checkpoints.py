@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -12,7 +11,7 @@ from urllib.parse import quote
 
 import requests
 
-from .download import CHUNK, DownloadError, download
+from .download import DownloadError, download, file_digests
 from .settings import default_checkpoint_dir
 
 # Where `fetch-checkpoints` looks by default: the release the instructor kit points at. Until the
@@ -45,12 +44,8 @@ def checkpoints_url() -> str:
 
 
 def sha256sum(path: str | Path) -> str:
-    """Hex SHA-256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    """Hex SHA-256 of a file."""
+    return file_digests(path, ["sha256"])["sha256"]
 
 
 def history_file(checkpoint: Path) -> Path:

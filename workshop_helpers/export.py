@@ -31,7 +31,11 @@ def missing_packages(format: str) -> list[str]:
 
 
 def require(format: str) -> None:
-    """Raise ExportError naming the install command when a format's packages are missing."""
+    """Raise ExportError saying what to do when a format cannot be exported here."""
+    if keras.backend.backend() != "tensorflow":
+        # Other backends' exporters need other packages (jax2onnx, litert-torch), untested here.
+        raise ExportError(f"Export runs on the TensorFlow backend, not {keras.backend.backend()}: "
+                          "set KERAS_BACKEND=tensorflow.")
     missing = missing_packages(format)
     if missing:
         raise ExportError(
@@ -61,9 +65,8 @@ def export_model(
         input_size = LITERT_INPUT_SIZE
     path.parent.mkdir(parents=True, exist_ok=True)
     network = with_free_input_size(model, input_size)
-    network(
-        np.zeros((1, input_size or 32, input_size or 32, 3), np.float32)
-    )  # export needs a called model
+    side = input_size or 32
+    network(np.zeros((1, side, side, 3), np.float32))  # Keras exports only a model called once
     network.export(str(path), format=format, verbose=False)
     return path
 

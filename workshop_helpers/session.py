@@ -19,8 +19,9 @@ import sys
 if "google.colab" in sys.modules:
     import subprocess
 
-    subprocess.run("git clone -q --depth 1 https://github.com/{repository} workshop"
-                   " && pip install -q -e workshop", shell=True, check=True)
+    url = "https://github.com/{repository}"
+    subprocess.run(f"git clone -q --depth 1 {{url}} workshop && pip install -q -e workshop",
+                   shell=True, check=True)
     sys.path.insert(0, "workshop")
 from workshop_helpers.session import start
 

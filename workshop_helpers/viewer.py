@@ -88,6 +88,10 @@ class LiveSegmentation:
         self.widget = widgets.VBox([
             widgets.HBox([self.start_button, self.stop_button, self.fps_label]),
             widgets.HBox([self.image, legend], layout=widgets.Layout(align_items="flex-start"))])
+        # CSS classes name the parts for the browser test (and anyone styling them).
+        for part, name in ((self.widget, "live-segmentation"), (self.image, "live-picture"),
+                           (self.fps_label, "live-fps")):
+            part.add_class(name)
         self.frames, self.fps = 0, 0.0
         self._stop = threading.Event()
         self._thread = None
@@ -195,6 +199,11 @@ class SegmentationViewer:
         picture = widgets.VBox([self.picture, self.message])
         self.widget = widgets.HBox([controls, picture, self.legend],
                                    layout=widgets.Layout(align_items="flex-start"))
+        for part, name in ((self.widget, "segmentation-viewer"), (self.picker, "viewer-picker"),
+                           (self.opacity, "viewer-opacity"), (self.url, "viewer-url"),
+                           (self.picture, "viewer-picture"), (self.message, "viewer-message"),
+                           (self.legend, "viewer-legend")):
+            part.add_class(name)
         self.render()
 
     @property
