@@ -9,8 +9,9 @@ os.environ.setdefault("WORKSHOP_HEADLESS", "1")
 
 ASSETS = Path(__file__).resolve().parents[2] / "shared" / "assets"
 MIRROR = Path(os.environ.get("WORKSHOP_DATA_MIRROR", ASSETS))
-needs_mirror = pytest.mark.skipif(not (MIRROR / "camvid").is_dir(),
-                                  reason=f"offline asset mirror not found at {MIRROR} (set WORKSHOP_DATA_MIRROR)")
+needs_mirror = pytest.mark.skipif(
+    not (MIRROR / "camvid").is_dir(),
+    reason=f"offline asset mirror not found at {MIRROR} (set WORKSHOP_DATA_MIRROR)")
 
 
 @pytest.fixture(scope="session")

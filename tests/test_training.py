@@ -28,7 +28,7 @@ def tiny(rng):
 
 
 def tiny_settings(**overrides):
-    return load_settings({}, epochs=1, batch_size=4, crop_size=32, **overrides)
+    return load_settings({}, **{"epochs": 1, "batch_size": 4, "crop_size": 32, **overrides})
 
 
 def test_train_takes_one_settings_object_and_saves_checkpoint_and_history(tiny, tmp_path):
@@ -118,3 +118,30 @@ def test_old_flat_histories_still_load(tmp_path):
     path = tmp_path / "old.history.json"
     path.write_text(json.dumps({"loss": [1.0, 0.5]}))
     assert load_history(path) == ({"loss": [1.0, 0.5]}, None)
+
+
+def test_fine_tuning_unfreezes_the_encoder_for_the_last_epochs(tiny, monkeypatch):
+    import workshop_helpers.training as training
+
+    # A scratch encoder stands in for ImageNet's: the schedule, not the weights, is under test.
+    build = training.build_model
+    monkeypatch.setattr(training, "build_model",
+                        lambda classes, pretrained, input_size: build(classes, False, input_size))
+    settings = tiny_settings(epochs=2, freeze_pretrained_encoder=True, fine_tune_epochs=1)
+    model, history = train(settings, pretrained=True, data=tiny, verbose=0)
+    assert len(history["loss"]) == 2 and len(history["val_loss"]) == 2
+    encoder = {id(layer) for layer in encoder_layers(model)}
+    convolutions = [layer for layer in encoder_layers(model) if layer.weights and
+                    layer not in batchnorm_layers(model)]
+    assert all(layer.trainable for layer in convolutions)
+    assert all(not bn.trainable for bn in batchnorm_layers(model) if id(bn) in encoder)
+    with pytest.raises(ValueError, match="cannot exceed epochs"):
+        train(tiny_settings(epochs=1, freeze_pretrained_encoder=True, fine_tune_epochs=2), True,
+              data=tiny, verbose=0)
+
+
+def test_cli_train_refuses_a_bad_value_in_one_line(capsys):
+    from workshop_helpers.cli import main
+
+    assert main(["train", "--epochs", "abc"]) == 1
+    assert capsys.readouterr().err.strip() == "error: --epochs must be a whole number, not 'abc'."

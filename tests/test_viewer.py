@@ -125,3 +125,29 @@ def test_a_url_that_loads_is_added_and_shown(scratch_model, tmp_path):
 def test_legend_greys_out_hidden_classes_and_marks_background():
     text = legend_html(VOC, means=np.full(6, 1 / 6), visible=[1, 2])
     assert text.count("line-through") == 4 and "background (not coloured)" in text
+
+
+def test_colab_live_loop_registers_a_callback_that_returns_the_overlay(scratch_model, monkeypatch):
+    import base64
+    import sys
+    import types
+
+    import IPython.display
+
+    from workshop_helpers.viewer import COLAB_CALLBACK, colab_live_segmentation
+
+    callbacks, shown = {}, []
+    colab = types.ModuleType("google.colab")
+    colab.output = types.SimpleNamespace(register_callback=callbacks.__setitem__)
+    monkeypatch.setitem(sys.modules, "google", types.ModuleType("google"))
+    monkeypatch.setitem(sys.modules, "google.colab", colab)
+    monkeypatch.setattr(IPython.display, "display", shown.append)
+    colab_live_segmentation(scratch_model, VOC, width=160)
+    assert COLAB_CALLBACK in shown[0].data and "getUserMedia" in shown[0].data
+    frame = cv2.imencode(".jpg", np.full((90, 160, 3), 120, np.uint8))[1].tobytes()
+    reply = callbacks[COLAB_CALLBACK]("data:image/jpeg;base64," + base64.b64encode(frame).decode())
+    image = reply.data["image"]
+    assert image.startswith("data:image/jpeg;base64,")
+    decoded = cv2.imdecode(np.frombuffer(base64.b64decode(image.split(",", 1)[1]), np.uint8),
+                           cv2.IMREAD_COLOR)
+    assert decoded.shape == (90, 160, 3)

@@ -102,6 +102,8 @@ def _pack_checkpoints(args) -> None:
     from .settings import default_checkpoint_dir
 
     checkpoints = args.checkpoints or sorted(default_checkpoint_dir().glob("*.keras"))
+    if any("=" not in item for item in args.evaluation):
+        raise ValueError("--evaluation takes CHECKPOINT=JSON, e.g. voc_scratch.keras=scores.json")
     evaluations = dict(item.split("=", 1) for item in args.evaluation)
     manifest = pack_checkpoints(checkpoints, args.output, evaluations,
                                 evaluate=not args.no_evaluate, data_dir=args.data_dir,

@@ -1,8 +1,8 @@
 """The notebooks show the package's code: find those cells, compare them, refresh them.
 
-A code cell whose first line is `# The code of workshop_helpers/<module>.py.` shows definitions of that
-module; each must equal the module's own source. `make sync` refreshes them (and each notebook's badge and
-set-up cell) from the package; tests/test_notebooks.py fails when they differ.
+A code cell whose first line is `# The code of workshop_helpers/<module>.py.` shows definitions of
+that module; each must equal the module's own source. `make sync` refreshes them (and each
+notebook's badge and set-up cell) from the package; tests/test_notebooks.py fails when they differ.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def differences(path: str | Path) -> list[str]:
 
 
 def refresh(path: str | Path) -> bool:
-    """Rewrite a notebook's taught cells, badge and set-up cell from the package; True if changed."""
+    """Rewrite a notebook's taught cells, badge and set-up cell from the package (True: changed)."""
     import jupytext
 
     path = Path(path)

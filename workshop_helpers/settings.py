@@ -55,6 +55,12 @@ class Settings:
     freeze_pretrained_encoder: bool = field(
         default=False, metadata=_help("train only the decoder of the pretrained model")
     )
+    fine_tune_epochs: int = field(
+        default=0,
+        metadata=_help("of the epochs, how many fine-tune a frozen pretrained encoder at the end "
+                       "(its BatchNorm layers stay in inference mode)", minimum=0))
+    fine_tune_learning_rate: float = field(
+        default=1e-4, metadata=_help("Adam's learning rate while fine-tuning", positive=True))
     pretrained_batchnorm: str = field(
         default="train",
         metadata=_help(

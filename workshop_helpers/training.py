@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import zipfile
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import keras
@@ -92,16 +92,44 @@ def train(
         seed=settings.seed,
         crop_size=settings.crop_size,
     )
-    model = build_for_training(settings, pretrained, len(batches))
     validation = SegmentationGenerator(val_x, val_y, 8, augment=False, crop_size=settings.crop_size)
-    fitted = model.fit(
-        batches,
-        validation_data=validation,
-        epochs=settings.epochs,
-        verbose=verbose,
-        callbacks=list(callbacks),
+    fine_tune = (
+        settings.fine_tune_epochs if pretrained and settings.freeze_pretrained_encoder else 0
     )
-    history = {k: [float(v) for v in vs] for k, vs in fitted.history.items()}
+    if fine_tune > settings.epochs:
+        raise ValueError(
+            f"fine_tune_epochs ({fine_tune}) cannot exceed epochs ({settings.epochs})."
+        )
+    model = build_for_training(settings, pretrained, len(batches))
+    history = {}
+    if settings.epochs > fine_tune:
+        fitted = model.fit(
+            batches,
+            validation_data=validation,
+            epochs=settings.epochs - fine_tune,
+            verbose=verbose,
+            callbacks=list(callbacks),
+        )
+        history = {k: list(vs) for k, vs in fitted.history.items()}
+    if fine_tune:
+        # The Keras guide's second step: unfreeze the encoder at a low learning rate; its BatchNorm
+        # layers stay frozen, so they keep running in inference mode with ImageNet's statistics.
+        freeze_encoder(model, frozen=False)
+        configure_batchnorm(model, replace(settings, pretrained_batchnorm="inference"), pretrained)
+        compile_model(
+            model, get_spec(settings.dataset).num_classes, settings.fine_tune_learning_rate
+        )
+        fitted = model.fit(
+            batches,
+            validation_data=validation,
+            initial_epoch=settings.epochs - fine_tune,
+            epochs=settings.epochs,
+            verbose=verbose,
+            callbacks=list(callbacks),
+        )
+        for key, values in fitted.history.items():
+            history.setdefault(key, []).extend(values)
+    history = {k: [float(v) for v in vs] for k, vs in history.items()}
     if checkpoint is not None:
         save_checkpoint(model, history, settings, checkpoint)
     return model, history

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import html
 import threading
 import time
@@ -11,7 +12,7 @@ import numpy as np
 
 from .camera import open_camera
 from .datasets import DatasetSpec
-from .images import ImageLoadError, load_image
+from .images import ImageLoadError, decode_image, load_image
 from .inference import predict, predict_labels
 from .plotting import overlay, plot_segmentation
 
@@ -159,6 +160,72 @@ class LiveSegmentation:
         if self._thread is None or not self._thread.is_alive():
             self.release()
         self.fps_label.value = f"stopped ({self.fps:.1f} FPS)"
+
+
+COLAB_CALLBACK = "workshop.segment_frame"
+# The browser streams its camera to Python: each frame goes to the kernel as a JPEG data URL
+# (google.colab.kernel.invokeFunction) and the overlay comes back the same way.
+_COLAB_LIVE_JS = """
+async function workshopLive(width) {
+  const box = document.createElement('div');
+  const stop = document.createElement('button');
+  stop.textContent = 'Stop';
+  const label = document.createElement('span');
+  label.style.marginLeft = '1em';
+  const shown = document.createElement('img');
+  shown.style.display = 'block';
+  box.append(stop, label, shown);
+  document.body.appendChild(box);
+  let stream;
+  try {
+    stream = await navigator.mediaDevices.getUserMedia({video: true});
+  } catch (err) {
+    label.textContent = 'No camera (' + err.name + '): the webcam photo above still works.';
+    stop.remove();
+    return;
+  }
+  const video = document.createElement('video');
+  video.srcObject = stream;
+  await video.play();
+  const canvas = document.createElement('canvas');
+  canvas.width = width;
+  canvas.height = Math.round(video.videoHeight * width / video.videoWidth);
+  let running = true;
+  stop.onclick = () => { running = false; };
+  const start = performance.now();
+  let frames = 0;
+  while (running) {
+    canvas.getContext('2d').drawImage(video, 0, 0, canvas.width, canvas.height);
+    const reply = await google.colab.kernel.invokeFunction(
+        '%s', [canvas.toDataURL('image/jpeg', 0.8)], {});
+    shown.src = reply.data['application/json'].image;
+    frames += 1;
+    label.textContent = (frames * 1000 / (performance.now() - start)).toFixed(1) + ' FPS';
+    google.colab.output.setIframeHeight(document.documentElement.scrollHeight, true);
+  }
+  stream.getTracks().forEach((track) => track.stop());
+  label.textContent = 'stopped (' + label.textContent + ')';
+}
+""" % COLAB_CALLBACK
+
+
+def segment_data_url(model, spec: DatasetSpec, data_url: str, size: int = 192,
+                     alpha: float = 0.5) -> str:
+    """The overlay of one browser frame (a JPEG data URL) as a JPEG data URL."""
+    frame = decode_image(base64.b64decode(data_url.split(",", 1)[1]), name="the webcam frame")
+    labels = predict_labels(model, frame, size=size, tta=False)
+    shown = overlay(frame, labels, spec.palette, alpha, spec.background_index)
+    return "data:image/jpeg;base64," + base64.b64encode(_jpeg_bytes(shown)).decode("ascii")
+
+
+def colab_live_segmentation(model, spec: DatasetSpec, width: int = 320, size: int = 192) -> None:
+    """Colab's live loop: browser camera frames are segmented here and shown there until Stop."""
+    from google.colab import output
+    from IPython.display import JSON, Javascript, display
+
+    output.register_callback(COLAB_CALLBACK,
+                             lambda url: JSON({"image": segment_data_url(model, spec, url, size)}))
+    display(Javascript(_COLAB_LIVE_JS + f"\nworkshopLive({int(width)});"))
 
 
 class SegmentationViewer:

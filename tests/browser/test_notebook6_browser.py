@@ -23,7 +23,9 @@ NOTEBOOK = ROOT / "notebooks" / "06_demos.ipynb"
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = ROOT / "browser-screenshots"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 # A synthetic camera that needs no permission prompt, for the Colab loop's script.
+                 "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
 NOTEBOOK_SECONDS = 240  # running every cell of notebook 6 on 2 busy CPU cores
 STEP_MS = 30_000
 
@@ -228,3 +230,28 @@ def test_the_live_loop_plays_the_video_file_and_shows_its_frame_rate(page):
     page.wait_for_function("document.querySelector('.live-fps').innerText.startsWith('stopped')",
                            timeout=STEP_MS)
     assert re.search(r"stopped \([0-9.]+ FPS\)", page.inner_text(".live-fps"))
+
+
+def test_the_colab_live_script_streams_camera_frames_and_stops(page):
+    from workshop_helpers.viewer import _COLAB_LIVE_JS
+
+    tab = page.context.browser.new_page()
+    # 127.0.0.1 is a secure context (getUserMedia needs one); Colab's kernel is stubbed: it echoes.
+    url = "http://127.0.0.1:9/colab"
+    tab.route(url, lambda route: route.fulfill(body="<html><body></body></html>",
+                                               content_type="text/html"))
+    tab.add_init_script("""window.google = {colab: {
+        kernel: {invokeFunction: async (name, args) => {
+            window.calls = (window.calls || 0) + 1;
+            return {data: {'application/json': {image: args[0]}}};
+        }},
+        output: {setIframeHeight: () => {}}}};""")
+    tab.goto(url)
+    tab.evaluate("(script) => { eval(script + '\\nworkshopLive(160);'); }", _COLAB_LIVE_JS)
+    tab.wait_for_function("window.calls > 3 && document.querySelector('img').src.startsWith("
+                          "'data:image/jpeg')", timeout=STEP_MS)
+    assert re.search(r"[0-9.]+ FPS", tab.inner_text("span"))
+    tab.click("button")
+    tab.wait_for_function("document.querySelector('span').innerText.startsWith('stopped')",
+                          timeout=STEP_MS)
+    tab.close()
