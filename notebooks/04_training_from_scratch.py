@@ -34,7 +34,7 @@ settings, spec = start()
 #
 # The cell above printed what this run trains. The `full` preset is the original notebook's recipe:
 # Adam with learning rate 1e-4, batch 4, 20 epochs, 224×224 crops. `fast` (`WORKSHOP_FAST=1`: CI and
-# rehearsals) trains 2 epochs on 96 images; `cpu` (`WORKSHOP_PRESET=cpu`) is the laptop track. To
+# rehearsals) trains 2 epochs on 144 images; `cpu` (`WORKSHOP_PRESET=cpu`) is the laptop track. To
 # change one value, pass it to `start(...)` above, e.g. `start(epochs=5)`, or set
 # `WORKSHOP_EPOCHS=5`.
 

@@ -38,9 +38,10 @@ import matplotlib.pyplot as plt
 from IPython.display import display
 
 from workshop_helpers import get_trained_model, load_split
-from workshop_helpers.camera import headless, open_camera, webcam_images
+from workshop_helpers.camera import headless, in_colab, open_camera, webcam_images
 from workshop_helpers.images import sample_images
-from workshop_helpers.viewer import LiveSegmentation, SegmentationViewer, segment_and_plot, show_url
+from workshop_helpers.viewer import (LiveSegmentation, SegmentationViewer, colab_live_segmentation,
+                                     segment_and_plot, show_url)
 
 # The model notebook 5 trained with these settings (trained now if there is none).
 model, _ = get_trained_model(settings, pretrained=True, reuse=True)
@@ -80,11 +81,14 @@ plt.show()
 # Running Jupyter on your own machine with a camera? Start the loop: capture, predict, overlay,
 # repeat, with the frame rate shown. **Stop** gives the camera back to other programs; **Start**
 # opens it again. No camera? Set `WORKSHOP_CAMERA` to a video file before starting Jupyter and the
-# loop plays it instead. (Colab cannot stream a camera into Python; use the photo above there.)
+# loop plays it instead. In Colab the browser streams its camera frames to the model and shows the
+# overlays until you press **Stop**; if it cannot, the photo above is your demo.
 
 # %%
-camera = open_camera()
-if camera is None:
+camera = None if in_colab() else open_camera()
+if in_colab() and not headless():
+    colab_live_segmentation(model, spec)
+elif camera is None:
     print("No local camera here: the live loop needs Jupyter running on a machine with a webcam "
           "(or WORKSHOP_CAMERA set to a video file).")
 else:

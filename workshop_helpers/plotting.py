@@ -57,16 +57,22 @@ def legend_handles(spec: DatasetSpec, void: bool = True, overlay: bool = False) 
     return handles
 
 
-def _legend_columns(spec: DatasetSpec) -> int:
-    return min(spec.num_classes + 1, 6)
+def class_legend(target, spec: DatasetSpec, overlay: bool = False, **options):
+    """A legend of class colours and void in rows of at most 8, read left to right."""
+    handles = legend_handles(spec, overlay=overlay)
+    columns = len(handles) if len(handles) <= 8 else -(-len(handles) // 2)
+    rows = -(-len(handles) // columns)
+    # Matplotlib fills legends column by column: reorder so that rows read in class order.
+    ordered = [handles[r * columns + c] for c in range(columns) for r in range(rows)
+               if r * columns + c < len(handles)]
+    return target.legend(handles=ordered, ncol=columns, frameon=False, **options)
 
 
 def show_legend(spec: DatasetSpec, ax=None):
     """A figure that shows a dataset's classes, their colours and void."""
     if ax is None:
-        rows = -(-(spec.num_classes + 1) // _legend_columns(spec))
-        _, ax = plt.subplots(figsize=(FIGURE_WIDTH, 0.35 + 0.3 * rows))
-    ax.legend(handles=legend_handles(spec), loc="center", ncol=_legend_columns(spec), frameon=False)
+        _, ax = plt.subplots(figsize=(FIGURE_WIDTH, 0.35 + 0.3 * (1 + (spec.num_classes > 7))))
+    class_legend(ax, spec, loc="center")
     ax.axis("off")
     return ax
 
@@ -88,8 +94,7 @@ def plot_pair(image: np.ndarray, labels: np.ndarray, spec: DatasetSpec, title: s
         ax.imshow(picture)
         ax.set_title(name)
         ax.axis("off")
-    fig.legend(handles=legend_handles(spec), loc="outside lower center", ncol=_legend_columns(spec),
-               frameon=False)
+    class_legend(fig, spec, loc="outside lower center")
     if title:
         fig.suptitle(title)
     return fig
@@ -144,8 +149,7 @@ def plot_predictions(images, masks, predictions: dict, spec: DatasetSpec):
             ax.imshow(picture)
             ax.set_title(title if row == 0 else "")
             ax.axis("off")
-    fig.legend(handles=legend_handles(spec, overlay=True), loc="outside lower center",
-               ncol=_legend_columns(spec), frameon=False)
+    class_legend(fig, spec, overlay=True, loc="outside lower center")
     return fig
 
 
@@ -262,8 +266,7 @@ class PredictionPreview(keras.callbacks.Callback):
             ax.imshow(picture)
             ax.set_title(name)
             ax.axis("off")
-        fig.legend(handles=legend_handles(spec, overlay=True), loc="outside lower center",
-                   ncol=_legend_columns(spec), frameon=False, fontsize="small")
+        class_legend(fig, spec, overlay=True, loc="outside lower center", fontsize="small")
         return fig
 
     def on_epoch_end(self, epoch, logs=None):

@@ -202,6 +202,7 @@ async function workshopLive(width) {
     frames += 1;
     label.textContent = (frames * 1000 / (performance.now() - start)).toFixed(1) + ' FPS';
     google.colab.output.setIframeHeight(document.documentElement.scrollHeight, true);
+    await new Promise((resolve) => setTimeout(resolve, 0));  // let the page draw and take clicks
   }
   stream.getTracks().forEach((track) => track.stop());
   label.textContent = 'stopped (' + label.textContent + ')';

@@ -246,6 +246,7 @@ def test_the_colab_live_script_streams_camera_frames_and_stops(page):
             return {data: {'application/json': {image: args[0]}}};
         }},
         output: {setIframeHeight: () => {}}}};""")
+    tab.set_default_timeout(STEP_MS)
     tab.goto(url)
     tab.evaluate("(script) => { eval(script + '\\nworkshopLive(160);'); }", _COLAB_LIVE_JS)
     tab.wait_for_function("window.calls > 3 && document.querySelector('img').src.startsWith("
