@@ -145,3 +145,17 @@ def test_cli_train_refuses_a_bad_value_in_one_line(capsys):
 
     assert main(["train", "--epochs", "abc"]) == 1
     assert capsys.readouterr().err.strip() == "error: --epochs must be a whole number, not 'abc'."
+
+
+def test_models_download_fetches_the_published_checkpoint_then_loads_it(tiny, tmp_path, monkeypatch):
+    from workshop_helpers.checkpoints import pack_checkpoints
+
+    settings = tiny_settings(dataset="camvid", preset="fast")
+    trained = tmp_path / "trained" / "camvid_scratch_fast.keras"
+    train(settings, pretrained=False, checkpoint=trained, data=tiny, verbose=0)
+    pack_checkpoints([trained], tmp_path / "release", evaluate=False)
+    monkeypatch.setenv("WORKSHOP_CHECKPOINTS_URL", str(tmp_path / "release"))
+    downloaded = settings.__class__(**{**settings.__dict__, "models": "download"})
+    model, history = get_trained_model(downloaded, False, checkpoint_dir=tmp_path / "notebooks")
+    assert (tmp_path / "notebooks" / "camvid_scratch_fast.keras").exists()
+    assert len(history["loss"]) == 1 and model.count_params() == 3_984_166 + 5 * 33

@@ -11,7 +11,7 @@ import os
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
-MODEL_SOURCES = ("train", "checkpoint")
+MODEL_SOURCES = ("train", "checkpoint", "download")
 PRETRAINED_BATCHNORM = ("inference", "train")
 
 
@@ -78,7 +78,8 @@ class Settings:
         default="train",
         metadata=_help(
             "train: train here (notebook 5 reuses notebook 4's scratch model of equal settings); "
-            "checkpoint: load models trained beforehand (`train`, or `fetch-checkpoints`)"
+            "checkpoint: load models trained beforehand (`train`, or `fetch-checkpoints`); "
+            "download: fetch the published checkpoints of this dataset and preset, then load them"
         ),
     )
     show_progress: bool = field(

@@ -210,13 +210,17 @@ def get_trained_model(
 ) -> tuple[keras.Model, dict]:
     """The one way to a trained model: train it, reuse one of the same settings, or load one.
 
-    settings.models == "checkpoint" loads the checkpoint trained beforehand; "train" trains, saves,
-    or, with `reuse`, loads a checkpoint trained with exactly these settings when there is one.
+    settings.models == "checkpoint" loads the checkpoint trained beforehand, "download" fetches the
+    published one first (`fetch-checkpoints`); "train" trains and saves one, or, with `reuse`, loads
+    a checkpoint trained with exactly these settings when there is one.
     """
     checkpoint = settings.checkpoint("pretrained" if pretrained else "scratch", checkpoint_dir)
-    if settings.models == "checkpoint" or (reuse and trained_with(checkpoint, settings)):
+    if settings.models == "download" and not checkpoint.exists():
+        from .checkpoints import fetch_checkpoints
+
+        fetch_checkpoints(dataset=settings.dataset, preset=settings.preset,
+                          directory=checkpoint.parent)
+    if settings.models != "train" or (reuse and trained_with(checkpoint, settings)):
         print(f"Loading {checkpoint}")
         return load_trained(checkpoint)
-    return train(
-        settings, pretrained, checkpoint=checkpoint, data_dir=data_dir, callbacks=callbacks
-    )
+    return train(settings, pretrained, checkpoint, data_dir=data_dir, callbacks=callbacks)
