@@ -147,7 +147,8 @@ def test_cli_train_refuses_a_bad_value_in_one_line(capsys):
     assert capsys.readouterr().err.strip() == "error: --epochs must be a whole number, not 'abc'."
 
 
-def test_models_download_fetches_the_published_checkpoint_then_loads_it(tiny, tmp_path, monkeypatch):
+def test_models_download_fetches_the_published_checkpoint_then_loads_it(tiny, tmp_path,
+                                                                       monkeypatch):
     from workshop_helpers.checkpoints import pack_checkpoints
 
     settings = tiny_settings(dataset="camvid", preset="fast")
