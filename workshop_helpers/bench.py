@@ -13,7 +13,7 @@ import numpy as np
 
 from .camera import SyntheticCamera
 from .datasets import DataNotFoundError, get_spec, load_split
-from .inference import forward, predict
+from .inference import predict, sliding_window_predict
 from .model import build_model
 from .pipeline import CROP_SIZE, SegmentationGenerator, preprocess
 from .training import compile_model
@@ -115,9 +115,9 @@ def run_benchmarks(dataset: str = "camvid", data_dir=None, as_json: bool = False
     # scale to all of them.
     seed_call = _timed(lambda: model.predict(window, verbose=0), 3 if quick else 8)
     results["sliding_window_ms_per_image"] = 1000 * seed_call * SEED_WINDOW_CALLS
-    batched_windows = _timed(lambda: forward(model, np.repeat(window, 32, axis=0)),
-                             1 if quick else 3)
-    results["sliding_window_batched_ms_per_image"] = 1000 * batched_windows * SEED_WINDOW_CALLS / 32
+    # The same windows, batched and compiled: the package's sliding_window_predict, timed whole.
+    batched_windows = _timed(lambda: sliding_window_predict(model, image), 1 if quick else 3)
+    results["sliding_window_batched_ms_per_image"] = 1000 * batched_windows
     results["predict_speedup_vs_sliding_window"] = (results["sliding_window_ms_per_image"]
                                                     / results["predict_ms_per_image"])
     results["predict_speedup_vs_batched_sliding_window"] = (

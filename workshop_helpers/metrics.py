@@ -57,20 +57,6 @@ def mean_iou_metric(num_classes: int, sparse_y_pred: bool = False) -> keras.metr
     )
 
 
-def per_class_iou_metrics(class_names) -> list[keras.metrics.IoU]:
-    """One Keras IoU metric per class (named iou_<class>), ignoring void, for compile()."""
-    return [
-        keras.metrics.IoU(
-            num_classes=len(class_names),
-            target_class_ids=[index],
-            ignore_class=-1,
-            sparse_y_pred=False,
-            name=f"iou_{name}",
-        )
-        for index, name in enumerate(class_names)
-    ]
-
-
 def scores_from_confusion(confusion: np.ndarray) -> dict:
     """mIoU, per-class IoU (None when absent from the truth), pixel accuracy, confusion matrix.
 

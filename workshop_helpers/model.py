@@ -84,12 +84,6 @@ def at_input_size(model: keras.Model, size: int) -> keras.Model:
     return keras.Model(inputs, model.call(inputs), name=f"{model.name}_{size}")
 
 
-def skip_connection_summary(model: keras.Model) -> list[tuple[str, tuple]]:
-    """(layer name, output shape) of each skip connection point and the encoder output."""
-    names = [*SKIP_LAYER_NAMES, "out_relu"]
-    return [(name, tuple(model.get_layer(name).output.shape)) for name in names]
-
-
 def batchnorm_layers(model: keras.Model) -> list[keras.layers.BatchNormalization]:
     """All BatchNormalization layers of a model."""
     return [
