@@ -84,3 +84,10 @@ def test_badge_and_setup_cell_come_from_the_one_repository_address(source):
 
     arguments = setup.rsplit("start(", 1)[1].rsplit(")", 1)[0]
     assert setup == setup_cell(arguments)
+
+
+def test_readme_badge_uses_the_one_repository_address():
+    from workshop_helpers.session import colab_badge
+
+    readme = (NOTEBOOKS.parent / "README.md").read_text()
+    assert colab_badge("01_intro.ipynb") in readme
