@@ -60,7 +60,7 @@ def test_preset_then_environment_then_overrides():
         (
             "WORKSHOP_MODELS",
             "cloud",
-            "WORKSHOP_MODELS must be one of train, checkpoint, not 'cloud'.",
+            "WORKSHOP_MODELS must be one of train, checkpoint, download, not 'cloud'.",
         ),
         ("WORKSHOP_FAST", "maybe", "WORKSHOP_FAST must be 1 or 0, not 'maybe'."),
     ],

@@ -31,19 +31,29 @@ def tiny_settings(**overrides):
     return load_settings({}, **{"epochs": 1, "batch_size": 4, "crop_size": 32, **overrides})
 
 
-def test_train_takes_one_settings_object_and_saves_checkpoint_and_history(tiny, tmp_path):
-    settings = tiny_settings()
-    model, history = train(
-        settings, pretrained=False, checkpoint=tmp_path / "m.keras", data=tiny, verbose=0
-    )
-    assert (
-        set(history) >= {"loss", "val_loss", "mean_iou", "val_mean_iou"}
-        and len(history["loss"]) == 1
-    )
-    saved_history, saved_settings = load_history(tmp_path / "m.history.json")
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One tiny training run, saved where the notebooks would look for a CamVid fast checkpoint."""
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (8, 64, 64, 3), dtype=np.uint8)
+    masks = rng.integers(-1, 11, (8, 64, 64)).astype(np.int8)
+    settings = tiny_settings(dataset="camvid", preset="fast")
+    folder = tmp_path_factory.mktemp("checkpoints")
+    checkpoint = settings.checkpoint("scratch", folder)
+    _, history = train(settings, pretrained=False, checkpoint=checkpoint,
+                       data=((images, masks), (images[:2], masks[:2])), verbose=0)
+    return settings, checkpoint, history
+
+
+def test_train_takes_one_settings_object_and_saves_checkpoint_and_history(trained):
+    settings, checkpoint, history = trained
+    assert set(history) >= {"loss", "val_loss", "mean_iou", "val_mean_iou"}
+    assert len(history["loss"]) == 1
+    saved_history, saved_settings = load_history(checkpoint.with_suffix(".history.json"))
     assert saved_history == history and saved_settings["crop_size"] == 32
-    assert trained_with(tmp_path / "m.keras", settings)
-    assert not trained_with(tmp_path / "m.keras", tiny_settings(learning_rate=1e-3))
+    assert trained_with(checkpoint, settings)
+    assert not trained_with(checkpoint, tiny_settings(dataset="camvid", preset="fast",
+                                                      learning_rate=5e-4))
 
 
 def test_inference_mode_batchnorm_keeps_the_encoder_statistics(scratch_model):
@@ -59,27 +69,21 @@ def test_inference_mode_batchnorm_keeps_the_encoder_statistics(scratch_model):
     assert all(bn.momentum == 0.9 for bn in batchnorm_layers(model))
 
 
-def test_get_trained_model_reuses_only_a_checkpoint_of_the_same_settings(
-    tiny, tmp_path, monkeypatch
-):
+def test_get_trained_model_reuses_only_a_checkpoint_of_the_same_settings(trained, monkeypatch):
     import workshop_helpers.training as training
 
+    settings, checkpoint, history = trained
     calls = []
-    monkeypatch.setattr(training, "load_split", lambda name, split, *a, **k: tiny[split == "val"])
-    original = training.train
-    monkeypatch.setattr(
-        training, "train", lambda *a, **k: calls.append(1) or original(*a, **k, verbose=0)
-    )
-    settings = tiny_settings(dataset="camvid")
-    get_trained_model(settings, False, checkpoint_dir=tmp_path)
-    get_trained_model(settings, False, reuse=True, checkpoint_dir=tmp_path)
-    assert len(calls) == 1  # the second call loaded the checkpoint
-    get_trained_model(
-        tiny_settings(dataset="camvid", seed=1), False, reuse=True, checkpoint_dir=tmp_path
-    )
-    assert len(calls) == 2  # other settings: trained again
+    monkeypatch.setattr(training, "train", lambda *args, **kwargs: calls.append(args) or (None, {}))
+    model, reused = get_trained_model(settings, False, reuse=True, checkpoint_dir=checkpoint.parent)
+    assert calls == [] and reused == history and model.count_params() == 3_984_166 + 5 * 33
+    get_trained_model(tiny_settings(dataset="camvid", preset="fast", seed=1), False, reuse=True,
+                      checkpoint_dir=checkpoint.parent)
+    get_trained_model(settings, False, checkpoint_dir=checkpoint.parent)  # no reuse: trains again
+    assert len(calls) == 2
     with pytest.raises(CheckpointError, match="fetch-checkpoints"):
-        get_trained_model(tiny_settings(models="checkpoint"), True, checkpoint_dir=tmp_path)
+        get_trained_model(tiny_settings(models="checkpoint"), True,
+                          checkpoint_dir=checkpoint.parent)
 
 
 def test_checkpoint_round_trip_gives_identical_predictions(scratch_model, tmp_path, rng):
@@ -147,16 +151,14 @@ def test_cli_train_refuses_a_bad_value_in_one_line(capsys):
     assert capsys.readouterr().err.strip() == "error: --epochs must be a whole number, not 'abc'."
 
 
-def test_models_download_fetches_the_published_checkpoint_then_loads_it(tiny, tmp_path,
+def test_models_download_fetches_the_published_checkpoint_then_loads_it(trained, tmp_path,
                                                                        monkeypatch):
     from workshop_helpers.checkpoints import pack_checkpoints
 
-    settings = tiny_settings(dataset="camvid", preset="fast")
-    trained = tmp_path / "trained" / "camvid_scratch_fast.keras"
-    train(settings, pretrained=False, checkpoint=trained, data=tiny, verbose=0)
-    pack_checkpoints([trained], tmp_path / "release", evaluate=False)
+    settings, checkpoint, history = trained
+    pack_checkpoints([checkpoint], tmp_path / "release", evaluate=False)
     monkeypatch.setenv("WORKSHOP_CHECKPOINTS_URL", str(tmp_path / "release"))
-    downloaded = settings.__class__(**{**settings.__dict__, "models": "download"})
-    model, history = get_trained_model(downloaded, False, checkpoint_dir=tmp_path / "notebooks")
-    assert (tmp_path / "notebooks" / "camvid_scratch_fast.keras").exists()
-    assert len(history["loss"]) == 1 and model.count_params() == 3_984_166 + 5 * 33
+    downloaded = load_settings({}, **{**settings.__dict__, "models": "download"})
+    model, fetched = get_trained_model(downloaded, False, checkpoint_dir=tmp_path / "notebooks")
+    assert (tmp_path / "notebooks" / checkpoint.name).exists()
+    assert fetched == history and model.count_params() == 3_984_166 + 5 * 33

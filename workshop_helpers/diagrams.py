@@ -41,7 +41,8 @@ def draw_classification_vs_fcn():
                          "upsampled to the input")
         else:
             for k in range(2):
-                _block(ax, x + k * 0.9, 0, 0.3, 3.5, "#BBBBBB", "dense" if k == 0 else "")
+                _block(ax, x + k * 0.9, 0, 0.3, 3.5, "#BBBBBB")
+            ax.text(x + 0.6, -2.0, "dense layers", ha="center", va="top", fontsize=8)
             ax.text(x + 2.4, 0, "→  'cat'", va="center", fontsize=14)
             ax.set_title("Classifier: convolutions, then dense layers: one label per image")
     fig.tight_layout()

@@ -44,16 +44,16 @@ def _overlay(image: np.ndarray, labels: np.ndarray, spec: DatasetSpec) -> np.nda
 
 
 def legend_handles(spec: DatasetSpec, void: bool = True, overlay: bool = False) -> list[Patch]:
-    """Legend patches, one per class colour, and black for void; overlays leave background clear."""
+    """Legend patches, one per class colour, and black for void; overlays leave both clear."""
     handles = [Patch(facecolor=np.asarray(c) / 255, edgecolor="grey", label=n)
                for n, c in zip(spec.class_names, spec.palette)]
     if overlay and spec.background_index is not None:
         name = spec.class_names[spec.background_index]
         handles[spec.background_index] = Patch(facecolor="white", edgecolor="grey",
                                                label=f"{name} (no colour)")
-    if void:
-        handles.append(Patch(facecolor=np.asarray(VOID_COLOUR) / 255, edgecolor="grey",
-                             label="void"))
+    if void:  # overlays leave void pixels as the photo too: no black in them
+        colour = "white" if overlay else np.asarray(VOID_COLOUR) / 255
+        handles.append(Patch(facecolor=colour, edgecolor="grey", label="void"))
     return handles
 
 
@@ -192,7 +192,12 @@ def plot_iou_bars(results: dict, spec: DatasetSpec):
     positions = np.arange(spec.num_classes)
     for k, (name, scores) in enumerate(results.items()):
         values = [np.nan if v is None else v for v in scores["per_class_iou"]]
-        ax.bar(positions + k * width, values, width, label=f"{name} (mIoU {scores['mIoU']:.3f})")
+        bars = ax.bar(positions + k * width, values, width,
+                      label=f"{name} (mIoU {scores['mIoU']:.3f})")
+        for bar, value in zip(bars, values):
+            if value == 0:  # a scored class that was never found: a bar of no height, say so
+                ax.text(bar.get_x() + width / 2, 0.01, "0", ha="center", va="bottom",
+                        fontsize="x-small", color=bar.get_facecolor())
     centres = positions + width * (len(results) - 1) / 2
     for centre, scores in zip(centres, zip(*(r["per_class_iou"] for r in results.values()))):
         if all(v is None for v in scores):
