@@ -121,10 +121,9 @@ def crop_batch(images, masks, indices, tops, lefts, flips, size: int, mirrored=N
     y = np.empty((len(indices), size, size, 1), dtype=np.int32)
     for k, (i, top, left, flip) in enumerate(zip(indices, tops, lefts, flips)):
         source_images, source_masks = mirrored if flip else (images, masks)
-        x[k] = source_images[i, top : top + size, left : left + size]
-        y[k, ..., 0] = source_masks[
-            i, top : top + size, left : left + size
-        ]  # same window: labels stay aligned
+        window = np.s_[top : top + size, left : left + size]
+        x[k] = source_images[i][window]
+        y[k, ..., 0] = source_masks[i][window]  # the same window: labels stay aligned
     return preprocess(x), y
 
 # %% [markdown]

@@ -156,9 +156,8 @@ def masked_loss(y_true, y_pred):
     valid = ops.cast(labels >= 0, y_pred.dtype)  # 1 for a labelled pixel, 0 for void (-1)
     # Void pixels get class 0 so the cross-entropy is defined; `valid` then zeroes their loss.
     per_pixel = ops.sparse_categorical_crossentropy(ops.maximum(labels, 0), y_pred)
-    # Divide by the number of valid pixels, not all pixels: the original notebook's all-pixel mean
-    # made
-    # the loss shrink with a batch's share of void pixels.
+    # Divide by the number of valid pixels, not all pixels: the original notebook's all-pixel
+    # mean made the loss shrink with a batch's share of void pixels.
     return ops.sum(per_pixel * valid) / ops.maximum(ops.sum(valid), 1.0)
 
 # %% [markdown]
@@ -213,7 +212,8 @@ print(f"light model: {light.count_params():,} parameters, decoder {light_decoder
       f"({light_decoder / (model.count_params() - encoder_parameters):.0%} of the original's)")
 
 # %% tags=["solution"] jupyter={"source_hidden": true}
-# Solution: each block upsamples with a learned 3x3 transposed convolution, then adds the skip.
+# Solution: each block upsamples with a learned 3x3 transposed convolution, then concatenates
+# the skip.
 def light_decoder_block(x, skip, filters):  # noqa: F811 (the solution replaces your version)
     """A transposed convolution that upsamples, then the skip connection."""
     x = layers.Conv2DTranspose(filters, 3, strides=2, padding="same", activation="relu")(x)

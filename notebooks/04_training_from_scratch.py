@@ -84,7 +84,8 @@ plot_predictions(val_images[shown], val_masks[shown], {"from scratch": scratch_p
 plt.show()
 
 # %% [markdown]
-# The per-class probability maps, each titled with its mean over the image:
+# The per-class probability maps, each titled with its mean over the image. Flat maps near
+# 1 / (number of classes) mean the model is unsure everywhere.
 
 # %%
 plot_segmentation(val_images[shown[0]], scratch_probabilities[0], spec)
@@ -132,7 +133,9 @@ moving = np.mean(keras.ops.convert_to_numpy(first_bn.moving_variance))
 actual = features.var((0, 1, 2)).mean()
 print(f"BatchNorm momentum: {first_bn.momentum}")
 print(f"moving variance (mean over channels): {moving:.3f}")
-print(f"actual variance of its inputs:         {actual:.3f} ({actual / moving:.1f}x)")
+ratio = max(moving, actual) / max(min(moving, actual), 1e-9)
+print(f"actual variance of its inputs:         {actual:.3f} "
+      f"({ratio:.0f}x {'smaller' if actual < moving else 'larger'} than the moving variance)")
 
 # %% [markdown]
 # Now we re-estimate every BatchNorm layer's statistics from 64 training images (a copy of the
@@ -148,17 +151,20 @@ print(f"validation mIoU with re-estimated statistics: {recalibrated_scores['mIoU
 if gain > 0.02:
     print("The lagging statistics explain part of the failure: the network had learned more "
           "than its inference mode showed.")
+elif ratio > 2:
+    print("Re-estimating fixed the statistics but not the verdict: the network still predicts "
+          "much as before, so what remains is what it could not learn from this little data.")
 else:
     print("Here the moving statistics were already close: what remains is what the network "
           "could not learn from this little data.")
 
 # %% [markdown]
-# The gap between the two numbers is the part of the failure that the lagging statistics explain:
-# the network had learned something, but inference mode normalised its features with the wrong
-# numbers. What remains is the lack of features that a few hundred images cannot teach. Notebook 5
-# attacks that part: the encoder starts from ImageNet weights, whose BatchNorm statistics already
-# match their features. To compare features with features, notebook 5 scores the scratch model with
-# its statistics re-estimated too.
+# When there is a gap between the two numbers, it is the part of the failure that the lagging
+# statistics explain: the network had learned something, but inference mode normalised its features
+# with the wrong numbers. What remains is the lack of features that a few hundred images cannot
+# teach. Notebook 5 attacks that part: the encoder starts from ImageNet weights, whose BatchNorm
+# statistics already match their features. To compare features with features, notebook 5 scores the
+# scratch model with its statistics re-estimated too.
 
 # %% [markdown]
 # ## Exercise

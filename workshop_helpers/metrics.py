@@ -19,9 +19,8 @@ def masked_loss(y_true, y_pred):
     valid = ops.cast(labels >= 0, y_pred.dtype)  # 1 for a labelled pixel, 0 for void (-1)
     # Void pixels get class 0 so the cross-entropy is defined; `valid` then zeroes their loss.
     per_pixel = ops.sparse_categorical_crossentropy(ops.maximum(labels, 0), y_pred)
-    # Divide by the number of valid pixels, not all pixels: the original notebook's all-pixel mean
-    # made
-    # the loss shrink with a batch's share of void pixels.
+    # Divide by the number of valid pixels, not all pixels: the original notebook's all-pixel
+    # mean made the loss shrink with a batch's share of void pixels.
     return ops.sum(per_pixel * valid) / ops.maximum(ops.sum(valid), 1.0)
 
 
