@@ -22,6 +22,8 @@ _NOISE = (
     "Unable to register cuBLAS factory",
     "computation placer already registered",
     "TF-TRT Warning: Could not find TensorRT",
+    # An "error" at the first training step on CPUs without AVX-512; TF falls back by itself.
+    "oneDNN supports DT_INT32 only on platforms with AVX-512",
 )
 
 

@@ -13,6 +13,7 @@ from .datasets import get_spec, load_split
 from .metrics import MaskedPixelAccuracy, masked_loss, mean_iou_metric
 from .model import batchnorm_layers, build_model, encoder_layers, freeze_encoder
 from .pipeline import SegmentationGenerator
+from .quiet import quiet_stderr
 from .settings import Settings
 
 
@@ -103,13 +104,14 @@ def train(
     model = build_for_training(settings, pretrained, len(batches))
     history = {}
     if settings.epochs > fine_tune:
-        fitted = model.fit(
-            batches,
-            validation_data=validation,
-            epochs=settings.epochs - fine_tune,
-            verbose=verbose,
-            callbacks=list(callbacks),
-        )
+        with quiet_stderr():  # TensorFlow logs CPU details as errors at the first step
+            fitted = model.fit(
+                batches,
+                validation_data=validation,
+                epochs=settings.epochs - fine_tune,
+                verbose=verbose,
+                callbacks=list(callbacks),
+            )
         history = {k: list(vs) for k, vs in fitted.history.items()}
     if fine_tune:
         # The Keras guide's second step: unfreeze the encoder at a low learning rate; its BatchNorm
@@ -119,14 +121,15 @@ def train(
         compile_model(
             model, get_spec(settings.dataset).num_classes, settings.fine_tune_learning_rate
         )
-        fitted = model.fit(
-            batches,
-            validation_data=validation,
-            initial_epoch=settings.epochs - fine_tune,
-            epochs=settings.epochs,
-            verbose=verbose,
-            callbacks=list(callbacks),
-        )
+        with quiet_stderr():  # TensorFlow logs CPU details as errors at the first step
+            fitted = model.fit(
+                batches,
+                validation_data=validation,
+                initial_epoch=settings.epochs - fine_tune,
+                epochs=settings.epochs,
+                verbose=verbose,
+                callbacks=list(callbacks),
+            )
         for key, values in fitted.history.items():
             history.setdefault(key, []).extend(values)
     history = {k: [float(v) for v in vs] for k, vs in history.items()}
@@ -218,8 +221,9 @@ def get_trained_model(
     if settings.models == "download" and not checkpoint.exists():
         from .checkpoints import fetch_checkpoints
 
-        fetch_checkpoints(dataset=settings.dataset, preset=settings.preset,
-                          directory=checkpoint.parent)
+        fetch_checkpoints(
+            dataset=settings.dataset, preset=settings.preset, directory=checkpoint.parent
+        )
     if settings.models != "train" or (reuse and trained_with(checkpoint, settings)):
         print(f"Loading {checkpoint}")
         return load_trained(checkpoint)
