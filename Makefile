@@ -14,6 +14,10 @@ DATA_DIR := $(or $(WORKSHOP_DATA_DIR),data)
 WEIGHTS_FILE := mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5
 WEIGHTS := $(or $(KERAS_HOME),$(HOME)/.keras)/models/$(WEIGHTS_FILE)
 PORT ?= 8888
+# The venv reuses the packages of $(PYTHON); Jupyter must then also find their data (widget extensions,
+# Voilà templates) under that Python's prefix.
+export JUPYTER_PATH := $(if $(JUPYTER_PATH),$(JUPYTER_PATH):)$(abspath $(VENV))/share/jupyter:$(shell \
+	$(PYTHON) -c 'import os, sys; print(os.path.join(sys.base_prefix, "share", "jupyter"))')
 NOTEBOOKS := $(wildcard notebooks/*.py)
 # Recipes run the environment's programs: `jupyter` subcommands and kernels are found on PATH.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)

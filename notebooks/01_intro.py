@@ -6,7 +6,7 @@
 #     notebook_metadata_filter: -kernelspec,-jupytext.text_representation
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/segmentation-workshop/transfer-learning-segmentation/blob/main/notebooks/01_intro.ipynb)
 #
 # # 1. From classification to semantic segmentation
@@ -16,7 +16,7 @@
 # a network trained for the first task and reuse it for the second: **transfer learning across
 # tasks**.
 
-# %%
+# %% slideshow={"slide_type": "skip"}
 # Setup: in Colab, install the workshop first; then settings, data and weights.
 import sys
 
@@ -31,7 +31,7 @@ from workshop_helpers.session import start
 
 settings, spec = start()
 
-# %%
+# %% slideshow={"slide_type": "skip"}
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -39,7 +39,7 @@ from workshop_helpers import load_split
 from workshop_helpers.diagrams import draw_classification_vs_fcn, draw_encoder_decoder
 from workshop_helpers.plotting import colorize, legend_handles
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## One photo, two questions
 #
 # Below is a real photo from the workshop's dataset. A classifier would give it one label (here: the
@@ -65,7 +65,7 @@ for ax in axes:
 fig.legend(handles=legend_handles(spec), loc="lower center", ncol=6, frameon=False)
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Where segmentation is used
 #
 # * **Autonomous driving**: road, pavement, cars and pedestrians in every frame (our second dataset,
@@ -75,7 +75,7 @@ plt.show()
 # * **Aerial and satellite images**: buildings, roads, fields and water for mapping.
 # * **Geo-sensing**: land cover and its change over time, flood and fire extent.
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Fully convolutional networks (FCN)
 #
 # [Long, Shelhamer and Darrell (2015)](https://arxiv.org/abs/1411.4038) noticed that the dense
@@ -89,7 +89,7 @@ plt.show()
 draw_classification_vs_fcn()
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## U-Net
 #
 # Each stride-2 stage of the encoder halves the resolution, so fine details (thin poles, the outline

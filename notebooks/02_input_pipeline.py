@@ -6,7 +6,7 @@
 #     notebook_metadata_filter: -kernelspec,-jupytext.text_representation
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/segmentation-workshop/transfer-learning-segmentation/blob/main/notebooks/02_input_pipeline.ipynb)
 #
 # # 2. The input pipeline
@@ -19,7 +19,7 @@
 # anything you pass to `start(...)`, e.g. `start(dataset="camvid")`), and prepares the dataset the
 # first time.
 
-# %%
+# %% slideshow={"slide_type": "skip"}
 # Setup: in Colab, install the workshop first; then settings, data and weights.
 import sys
 
@@ -34,7 +34,7 @@ from workshop_helpers.session import start
 
 settings, spec = start()
 
-# %%
+# %% slideshow={"slide_type": "skip"}
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -42,7 +42,7 @@ from workshop_helpers import SegmentationGenerator, load_split
 from workshop_helpers.datasets import default_data_dir, is_partial
 from workshop_helpers.plotting import plot_pair, show_legend
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Classes and colours
 #
 # Each class has a colour that stays distinguishable with the common colour-vision deficiencies.
@@ -52,7 +52,7 @@ from workshop_helpers.plotting import plot_pair, show_legend
 show_legend(spec)
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## The dataset and its split
 #
 # For VOC the workshop keeps the 1,607 segmentation images that contain at least one of our five
@@ -80,7 +80,7 @@ for name, share in zip(spec.class_names, counts / counts.sum()):
     print(f"{name:>12}: {share:6.1%} of labelled pixels")
 print(f"{'void':>12}: {np.mean(train_masks < 0):6.1%} of all pixels")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Why masks are resized with nearest neighbour
 #
 # A mask holds class *indices*, not intensities. Bilinear interpolation between a pixel of class 1
@@ -88,7 +88,7 @@ print(f"{'void':>12}: {np.mean(train_masks < 0):6.1%} of all pixels")
 # ever copies existing labels. Void pixels (VOC's 255 border, CamVid's "unlabelled") become **-1**,
 # so the loss and the metrics can skip them.
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## The generator's core
 #
 # MobileNetV2 was trained on pixel values scaled from [0, 255] to [-1, 1]; its pretrained weights
@@ -155,6 +155,30 @@ print(f"y: shape {y.shape}, {y.dtype}, min {y.min()}, max {y.max()}, void {np.me
 # %%
 plot_pair(x[0], y[0, ..., 0], spec, title="one training crop (preprocessed, shown back as colours)")
 plt.show()
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Exercise
+#
+# How many batches per epoch would the training generator give with a batch size of 5? Work it out
+# from the number of training images printed above, then check it below. And which label do void
+# pixels carry in `y`?
+
+# %%
+from workshop_helpers.exercises import check_batches_per_epoch, check_void_label
+
+batches_of_5 = SegmentationGenerator(train_images, train_masks, 5, augment=True)
+answer = None  # your answer: training batches per epoch with a batch size of 5
+check_batches_per_epoch(answer, batches_of_5)
+
+# %%
+answer = None  # your answer: the label of a void pixel in y
+check_void_label(answer)
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+# Solution: each batch holds 5 crops and the last one the rest, so the count rounds up; void is -1,
+# a value no class uses, which the loss and the metrics skip.
+print(check_batches_per_epoch(int(np.ceil(len(train_images) / 5)), batches_of_5))
+print(check_void_label(-1))
 
 # %% [markdown]
 # Next: **3. The architecture.**

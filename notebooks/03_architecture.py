@@ -6,7 +6,7 @@
 #     notebook_metadata_filter: -kernelspec,-jupytext.text_representation
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/segmentation-workshop/transfer-learning-segmentation/blob/main/notebooks/03_architecture.ipynb)
 #
 # # 3. The architecture: a MobileNetV2 encoder and a light U-Net decoder
@@ -16,7 +16,7 @@
 # full-resolution map of class probabilities, and the loss that ignores void pixels. Change any of
 # these cells and re-run the notebook to try another design.
 
-# %%
+# %% slideshow={"slide_type": "skip"}
 # Setup: in Colab, install the workshop first; then settings, data and weights.
 import sys
 
@@ -31,12 +31,12 @@ from workshop_helpers.session import start
 
 settings, spec = start()
 
-# %%
+# %% slideshow={"slide_type": "skip"}
 import keras
 import numpy as np
 from keras import layers
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## The encoder
 #
 # Keras ships MobileNetV2 as an ImageNet classifier. With `include_top=False` we drop its
@@ -91,7 +91,7 @@ for name in SKIP_LAYER_NAMES:
 print(f"{'encoder output':>24}: {encoder.output.shape}")
 print(f"encoder parameters: {encoder.count_params():,}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## The decoder
 #
 # Four decoder blocks climb back up: upsample ×2, concatenate the encoder's features of the same
@@ -137,7 +137,7 @@ print(f"parameters: {model.count_params():,} for {spec.num_classes} classes: "
 # %%
 # model.summary(line_length=100)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## The masked loss
 #
 # The loss is the usual sparse categorical cross-entropy, `-log p(true class)`, averaged over the
@@ -178,7 +178,7 @@ probabilities[0, 0, 2] = [0.0, 0.0, 1.0]
 after = float(masked_loss(labels, probabilities))
 print(f"after changing the void pixel's prediction: {after:.4f}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Exercise: a lighter decoder
 #
 # The decoder's first block dominates its parameter count. Build a variant with **transposed
@@ -224,6 +224,32 @@ light = build_light_model(spec.num_classes)
 light_decoder = light.count_params() - encoder_parameters
 print(f"light model: {light.count_params():,} parameters, decoder {light_decoder:,} "
       f"({light_decoder / (model.count_params() - encoder_parameters):.0%} of the original's)")
+
+# %% [markdown]
+# Two more, by hand, before you run anything. How many parameters does the decoder's first 3×3
+# convolution have? It sees the upsampled encoder output concatenated with the deepest skip
+# connection (their shapes are printed above) and has 128 filters. And what is the masked loss of
+# the 2×2 example below, whose top-right pixel is void?
+
+# %%
+from workshop_helpers.exercises import check_first_decoder_conv_parameters, check_masked_loss
+
+answer = None  # your answer: parameters of the decoder's first convolution
+check_first_decoder_conv_parameters(answer, model)
+
+# %%
+example_labels = np.array([[[[1], [-1]], [[0], [0]]]], dtype="int32")  # shape [1, 2, 2, 1]
+example_probabilities = np.array([[[[0.2, 0.5, 0.3], [0.1, 0.1, 0.8]],
+                                   [[0.8, 0.1, 0.1], [0.4, 0.4, 0.2]]]], dtype="float32")
+answer = None  # your answer: the masked loss, 3 decimals are enough
+check_masked_loss(answer, example_labels, example_probabilities)
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+# Solution: 3*3 kernels over 1,280 + 96 channels for 128 filters, plus 128 biases; the loss averages
+# -log p(true class) over the three labelled pixels only.
+print(check_first_decoder_conv_parameters(3 * 3 * (1280 + 96) * 128 + 128, model))
+by_hand = -(np.log(0.5) + np.log(0.8) + np.log(0.4)) / 3
+print(check_masked_loss(by_hand, example_labels, example_probabilities))
 
 # %% [markdown]
 # Next: **4. Training from scratch.**

@@ -6,7 +6,7 @@
 #     notebook_metadata_filter: -kernelspec,-jupytext.text_representation
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/segmentation-workshop/transfer-learning-segmentation/blob/main/notebooks/04_training_from_scratch.ipynb)
 #
 # # 4. Training from scratch
@@ -14,7 +14,7 @@
 # First the baseline: the network of notebook 3 with **random** encoder weights, trained on our
 # small dataset.
 
-# %%
+# %% slideshow={"slide_type": "skip"}
 # Setup: in Colab, install the workshop first; then settings, data and weights.
 import sys
 
@@ -29,7 +29,7 @@ from workshop_helpers.session import start
 
 settings, spec = start()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Settings
 #
 # The cell above printed what this run trains. The `full` preset is the original notebook's recipe:
@@ -52,7 +52,7 @@ from workshop_helpers.plotting import (PredictionPreview, plot_histories, plot_p
 
 val_images, val_masks = load_split(spec.name, "val")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Train
 #
 # On a laptop CPU the full setting takes hours; on a Colab GPU a few minutes. Presenting live? Train
@@ -65,14 +65,14 @@ val_images, val_masks = load_split(spec.name, "val")
 preview = [PredictionPreview(val_images[0], val_masks[0], spec)] if settings.show_progress else []
 model, history = get_trained_model(settings, pretrained=False, callbacks=preview)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Loss curves
 
 # %%
 plot_histories({"from scratch": history}, keys=("loss", "val_loss", "mean_iou", "val_mean_iou"))
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## What does it predict?
 #
 # Fixed validation images: the photo, the ground truth and the prediction as overlays.
@@ -91,7 +91,7 @@ plt.show()
 plot_segmentation(val_images[shown[0]], scratch_probabilities[0], spec)
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## mIoU over the whole validation split
 #
 # For each class, IoU = |prediction ∩ truth| / |prediction ∪ truth| over all validation pixels; mIoU
@@ -103,7 +103,7 @@ print(f"validation mIoU {scores['mIoU']:.3f}, pixel accuracy {scores['pixel_accu
 for name, iou in zip(spec.class_names, scores["per_class_iou"]):
     print(f"{name:>12}: {'no pixel in the truth, not scored' if iou is None else round(iou, 3)}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Why it fails
 #
 # Two reasons.
@@ -166,12 +166,18 @@ else:
 # statistics already match their features. To compare features with features, notebook 5 scores the
 # scratch model with its statistics re-estimated too.
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Exercise
 #
 # Freezing the encoder (training only the decoder) is a common way to save time. How many parameters
 # would still train? Why does freezing make no sense for a *random* encoder? Try it with
 # `freeze_encoder`.
+
+# %%
+from workshop_helpers.exercises import check_trainable_with_frozen_encoder
+
+answer = None  # your answer: parameters that still train with a frozen encoder
+check_trainable_with_frozen_encoder(answer, model)
 
 # %% tags=["solution"] jupyter={"source_hidden": true}
 # Solution: only the decoder trains; a frozen random encoder would feed the decoder random
@@ -179,6 +185,7 @@ else:
 frozen = freeze_encoder(build_model(spec.num_classes))
 trainable = sum(int(np.prod(w.shape)) for w in frozen.trainable_weights)
 print(f"trainable with a frozen encoder: {trainable:,} of {frozen.count_params():,}")
+print(check_trainable_with_frozen_encoder(trainable, model))
 
 # %% [markdown]
 # Next: **5. Training with the pretrained encoder.**

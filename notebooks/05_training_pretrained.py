@@ -6,7 +6,7 @@
 #     notebook_metadata_filter: -kernelspec,-jupytext.text_representation
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/segmentation-workshop/transfer-learning-segmentation/blob/main/notebooks/05_training_pretrained.ipynb)
 #
 # # 5. Training with the pretrained encoder
@@ -15,7 +15,7 @@
 # MobileNetV2 learned while classifying ImageNet (`weights="imagenet"`), and in the short presets it
 # stays frozen (see below). Then we compare both models on the whole validation split.
 
-# %%
+# %% slideshow={"slide_type": "skip"}
 # Setup: in Colab, install the workshop first; then settings, data and weights.
 import sys
 
@@ -30,7 +30,7 @@ from workshop_helpers.session import start
 
 settings, spec = start(weights=True)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Reusing ImageNet's features without breaking them
 #
 # The pretrained encoder's BatchNorm layers hold ImageNet's statistics, which match its features.
@@ -59,7 +59,7 @@ else:
     print("the whole network fine-tunes; the encoder's BatchNorm layers in "
           f"{settings.pretrained_batchnorm} mode")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Train (or load the models trained beforehand)
 #
 # `start(models="checkpoint")` (or `WORKSHOP_MODELS=checkpoint`) loads models trained beforehand
@@ -72,7 +72,7 @@ preview = [PredictionPreview(val_images[0], val_masks[0], spec)] if settings.sho
 pretrained, pretrained_history = get_trained_model(settings, pretrained=True, callbacks=preview)
 scratch, scratch_history = get_trained_model(settings, pretrained=False, reuse=True)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Loss curves of both models
 
 # %%
@@ -80,7 +80,7 @@ histories = {"from scratch": scratch_history, "ImageNet encoder": pretrained_his
 plot_histories(histories, keys=("loss", "val_loss", "val_mean_iou"))
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Three models on the whole validation split
 #
 # Notebook 4 showed that part of the scratch model's failure is BatchNorm bookkeeping: its moving
@@ -103,7 +103,7 @@ for index in next(iter(results.values()))["skipped"]:
 plot_iou_bars(results, spec)
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Where the pixels go
 #
 # Each row of a confusion matrix is one true class; its cells say which share of that class's pixels
@@ -116,7 +116,7 @@ for ax, name in zip(axes, ("scratch, BatchNorm re-estimated", "pretrained")):
 plt.tight_layout()
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Side by side
 
 # %%
@@ -134,7 +134,7 @@ predictions = {"from scratch": predict(scratch, val_images[shown]),
 plot_predictions(val_images[shown], val_masks[shown], predictions, spec)
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Per-image view
 #
 # The original notebook scored each image by the IoU of each class present in it, weighted by the
@@ -154,7 +154,7 @@ plt.gca().yaxis.set_major_locator(MaxNLocator(integer=True))
 plt.legend()
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Conclusion
 #
 # The lesson's claim, checked on every run: the pretrained model beats the scratch model, and the
@@ -173,12 +173,19 @@ assert comparison.holds, "The lesson's claim does not hold in this run: see the 
 print("Same network, data and epochs: the difference is what the encoder learned while "
       "classifying ImageNet.")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Exercise
 #
 # Which class gains the most IoU from the ImageNet encoder, compared with the scratch model with
 # re-estimated statistics? Look at the table above. Why might that class profit most from features
 # learned on ImageNet?
+
+# %%
+from workshop_helpers.exercises import check_most_improved_class
+
+rescored = results["scratch, BatchNorm re-estimated"]
+answer = None  # your answer: a class name from the table
+check_most_improved_class(answer, rescored, results["pretrained"], spec.class_names)
 
 # %% tags=["solution"] jupyter={"source_hidden": true}
 # Solution: computed from this run's table; classes absent from the truth are left out.
@@ -189,8 +196,9 @@ gains = {name: pretrained_iou - recalibrated_iou
          if pretrained_iou is not None}
 best = max(gains, key=gains.get)
 print(f"largest gain: {best} ({gains[best]:+.3f}); ImageNet has many images of such objects")
+print(check_most_improved_class(best, rescored, results["pretrained"], spec.class_names))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Going further: fine-tune everything
 #
 # Flip `freeze_pretrained_encoder` and train again with otherwise the same settings: does

@@ -6,7 +6,7 @@
 #     notebook_metadata_filter: -kernelspec,-jupytext.text_representation
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/segmentation-workshop/transfer-learning-segmentation/blob/main/notebooks/06_demos.ipynb)
 #
 # # 6. Demos: your webcam, any image URL, and an interactive viewer
@@ -14,7 +14,7 @@
 # The pretrained model of notebook 5 on pictures it has never seen. Every demo falls back to bundled
 # photos when there is no camera or browser (CI, a remote server), so the notebook always runs.
 
-# %%
+# %% slideshow={"slide_type": "skip"}
 # Setup: in Colab, install the workshop first; then settings, data and weights.
 import sys
 
@@ -46,7 +46,7 @@ from workshop_helpers.viewer import (LiveSegmentation, SegmentationViewer, colab
 # The model notebook 5 trained with these settings (trained now if there is none).
 model, _ = get_trained_model(settings, pretrained=True, reuse=True)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## What this model can label
 #
 # A segmentation model answers with one of the classes it was trained on, for every pixel, whatever
@@ -62,7 +62,7 @@ if missing:
 else:
     print("Both subjects of the bundled photos, person and cat, are among them.")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## A webcam photo
 #
 # In Colab the browser asks for your camera and a **Capture** button appears. Locally, OpenCV reads
@@ -75,7 +75,7 @@ for name, photo in photos.items():
     segment_and_plot(model, photo, spec, title=name)
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Live
 #
 # Running Jupyter on your own machine with a camera? Start the loop: capture, predict, overlay,
@@ -95,7 +95,7 @@ else:
     live = LiveSegmentation(model, spec, capture=camera)
     display(live.widget)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Any image URL
 #
 # Paste a URL. Downloads are limited in size and time, only `http(s)` is accepted, and anything that
@@ -119,7 +119,7 @@ not_an_image.write_text("<html>a web page saved with a .jpg name</html>")
 for bad in ("ftp://example.org/cat.jpg", str(not_an_image)):
     show_url(model, bad, spec)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Interactive viewer
 #
 # Pick an image (validation photos, the photos above, or a URL typed in the box and Enter), click a

@@ -95,6 +95,10 @@ def page(request, tmp_path_factory):
                        WORKSHOP_CAMERA=str(_write_clip(work / "camera.avi")),
                        JUPYTER_RUNTIME_DIR=str(work / "runtime"), JUPYTER_PLATFORM_DIRS="1")
     environment.pop("WORKSHOP_FAST", None)
+    # A venv that reuses the system's packages must also see their Jupyter data (Voilà's templates).
+    shared = [os.path.join(prefix, "share", "jupyter") for prefix in (sys.prefix, sys.base_prefix)]
+    environment["JUPYTER_PATH"] = os.pathsep.join(
+        [p for p in [environment.get("JUPYTER_PATH"), *shared] if p])
     port = _free_port()
     log = work / "voila.log"
     with log.open("w") as output:
