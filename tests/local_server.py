@@ -1,5 +1,7 @@
 """A throwaway HTTP server on 127.0.0.1 whose routes the tests define."""
 
+import io
+import tarfile
 import threading
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -54,3 +56,34 @@ def serve(routes):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def dropping_once(body: bytes, ranges: list):
+    """A route that promises all of body, sends half and drops the connection once, then serves it.
+
+    Each request's Range header is appended to `ranges`, so a test can see the resume.
+    """
+    def route(handler):
+        ranges.append(handler.headers.get("Range"))
+        if len(ranges) == 1:
+            handler.send_response(200)
+            handler.send_header("Content-Length", str(len(body)))
+            handler.end_headers()
+            handler.wfile.write(body[: len(body) // 2])
+            handler.wfile.flush()
+            handler.connection.shutdown(2)
+            return
+        send_bytes(handler, body)
+
+    return route
+
+
+def tar_bytes(files: dict[str, bytes]) -> bytes:
+    """An uncompressed tar archive of {path: content}."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for path, data in files.items():
+            info = tarfile.TarInfo(path)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()

@@ -18,7 +18,7 @@ from workshop_helpers.checkpoints import (
 )
 from workshop_helpers.cli import main
 
-from .local_server import send_bytes, serve
+from .local_server import dropping_once, send_bytes, serve
 
 
 def _write_checkpoint(folder, name, body, preset="fast"):
@@ -172,20 +172,7 @@ def test_fetch_resumes_after_a_dropped_connection(release, tmp_path):
     routes = _routes(folder)
     body = (folder / "voc_pretrained_fast.keras").read_bytes()
     ranges = []
-
-    def flaky(handler):
-        ranges.append(handler.headers.get("Range"))
-        if len(ranges) == 1:  # promise everything, send half, drop the connection
-            handler.send_response(200)
-            handler.send_header("Content-Length", str(len(body)))
-            handler.end_headers()
-            handler.wfile.write(body[: len(body) // 2])
-            handler.wfile.flush()
-            handler.connection.shutdown(2)
-            return
-        send_bytes(handler, body)
-
-    routes["/release/voc_pretrained_fast.keras"] = flaky
+    routes["/release/voc_pretrained_fast.keras"] = dropping_once(body, ranges)
     with serve(routes) as (base, _):
         fetch_checkpoints(
             f"{base}/release", preset="fast", directory=tmp_path / "c", progress=False

@@ -1,23 +1,13 @@
 import hashlib
-import io
-import tarfile
 import zipfile
 
 import pytest
 
 from workshop_helpers.download import DownloadError, copy_file, download, extract, file_digests
 
-from .local_server import send_bytes, serve
+from .local_server import dropping_once, send_bytes, serve, tar_bytes
 
 
-def _tar(files: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        for path, data in files.items():
-            info = tarfile.TarInfo(path)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
 
 
 def _keep_under(folder):
@@ -62,18 +52,7 @@ def test_a_file_larger_than_its_size_is_deleted(tmp_path):
 def test_an_interrupted_transfer_resumes_with_a_range_request(tmp_path):
     body = bytes(range(256)) * 4096  # 1 MiB, sent in 64 KiB chunks
     calls = []
-
-    def flaky(handler):
-        calls.append(handler.headers.get("Range"))
-        if len(calls) == 1:  # promise everything, send half, drop the connection
-            handler.send_response(200)
-            handler.send_header("Content-Length", str(len(body)))
-            handler.end_headers()
-            handler.wfile.write(body[:len(body) // 2])
-            handler.wfile.flush()
-            handler.connection.shutdown(2)
-            return
-        send_bytes(handler, body)
+    flaky = dropping_once(body, calls)
 
     with serve({"/f": flaky}) as (base, _):
         path = download([f"{base}/f"], tmp_path / "f.bin", size=len(body),
@@ -103,7 +82,7 @@ def test_every_url_failing_lists_each_reason(tmp_path):
 
 def test_extract_tar_takes_the_selected_members_once(tmp_path):
     archive = tmp_path / "a.tar"
-    archive.write_bytes(_tar({"top/keep/a.txt": b"a", "top/keep/sub/b.txt": b"b",
+    archive.write_bytes(tar_bytes({"top/keep/a.txt": b"a", "top/keep/sub/b.txt": b"b",
                               "other/c.txt": b"c"}))
     dest = extract(archive, tmp_path / "out", _keep_under("top"))
     assert sorted(str(p.relative_to(dest)) for p in dest.rglob("*.txt")) == ["keep/a.txt",
@@ -125,7 +104,7 @@ def test_extract_zip_and_skip_paths_leaving_the_folder(tmp_path):
 
 def test_a_damaged_archive_says_so(tmp_path):
     archive = tmp_path / "a.tar"
-    archive.write_bytes(_tar({"top/a.txt": b"a" * 5000})[:1500])
+    archive.write_bytes(tar_bytes({"top/a.txt": b"a" * 5000})[:1500])
     with pytest.raises(DownloadError, match="damaged|neither"):
         extract(archive, tmp_path / "out", _keep_under("top"))
     assert not (tmp_path / "out" / ".extracted").exists()

@@ -2,7 +2,6 @@ import ast
 import dataclasses
 import hashlib
 import io
-import tarfile
 import zipfile
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from workshop_helpers.sources import (CAMVID_SOURCE, MOBILENET_WEIGHTS, VOC_SOUR
                                       fetch, prepare, prime_keras_cache)
 
 from .conftest import needs_mirror
-from .local_server import send_bytes, serve
+from .local_server import send_bytes, serve, tar_bytes
 from .test_datasets import fake_camvid
 
 PACKAGE = Path(__file__).resolve().parents[1] / "workshop_helpers"
@@ -40,13 +39,7 @@ def _voc_tar() -> bytes:
         photo = np.full((40, 60, 3), 90, np.uint8)
         files[f"VOCdevkit/VOC2012/JPEGImages/{name}.jpg"] = _image_bytes(photo, "RGB")
     files["VOCdevkit/VOC2012/Annotations/ignored.xml"] = b"<annotation/>"
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        for path, data in files.items():
-            info = tarfile.TarInfo(path)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
+    return tar_bytes(files)
 
 
 @pytest.fixture(autouse=True)
