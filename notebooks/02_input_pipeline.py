@@ -174,7 +174,7 @@ check_batches_per_epoch(answer, batches_of_5)
 answer = None  # your answer: the label of a void pixel in y
 check_void_label(answer)
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} tags=["solution"]
 # Solution: each batch holds 5 crops and the last one the rest, so the count rounds up; void is -1,
 # a value no class uses, which the loss and the metrics skip.
 print(check_batches_per_epoch(int(np.ceil(len(train_images) / 5)), batches_of_5))

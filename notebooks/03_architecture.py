@@ -211,7 +211,7 @@ light_decoder = light.count_params() - encoder_parameters
 print(f"light model: {light.count_params():,} parameters, decoder {light_decoder:,} "
       f"({light_decoder / (model.count_params() - encoder_parameters):.0%} of the original's)")
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} tags=["solution"]
 # Solution: each block upsamples with a learned 3x3 transposed convolution, then concatenates
 # the skip.
 def light_decoder_block(x, skip, filters):  # noqa: F811 (the solution replaces your version)
@@ -244,7 +244,7 @@ example_probabilities = np.array([[[[0.2, 0.5, 0.3], [0.1, 0.1, 0.8]],
 answer = None  # your answer: the masked loss, 3 decimals are enough
 check_masked_loss(answer, example_labels, example_probabilities)
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} tags=["solution"]
 # Solution: 3*3 kernels over 1,280 + 96 channels for 128 filters, plus 128 biases; the loss averages
 # -log p(true class) over the three labelled pixels only.
 print(check_first_decoder_conv_parameters(3 * 3 * (1280 + 96) * 128 + 128, model))

@@ -179,7 +179,7 @@ from workshop_helpers.exercises import check_trainable_with_frozen_encoder
 answer = None  # your answer: parameters that still train with a frozen encoder
 check_trainable_with_frozen_encoder(answer, model)
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} tags=["solution"]
 # Solution: only the decoder trains; a frozen random encoder would feed the decoder random
 # features forever, so the decoder alone would have to work from noise-like inputs.
 frozen = freeze_encoder(build_model(spec.num_classes))

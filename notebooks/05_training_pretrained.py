@@ -187,7 +187,7 @@ rescored = results["scratch, BatchNorm re-estimated"]
 answer = None  # your answer: a class name from the table
 check_most_improved_class(answer, rescored, results["pretrained"], spec.class_names)
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} tags=["solution"]
 # Solution: computed from this run's table; classes absent from the truth are left out.
 gains = {name: pretrained_iou - recalibrated_iou
          for name, pretrained_iou, recalibrated_iou in zip(
