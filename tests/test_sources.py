@@ -20,6 +20,7 @@ from .local_server import send_bytes, serve, tar_bytes
 from .test_datasets import fake_camvid
 
 PACKAGE = Path(__file__).resolve().parents[1] / "workshop_helpers"
+DATA = PACKAGE.parent / "data"
 
 
 def _image_bytes(array, mode):
@@ -113,20 +114,42 @@ def test_a_folder_that_is_not_the_dataset_is_named(tmp_path):
         prepare("camvid", tmp_path / "data", folder=tmp_path)
 
 
+def _mirror_photo_counts(mirror):
+    """What the mirror holds, counted from its files and the tracked split lists."""
+    photos = {p.stem for p in (mirror / "voc2012-photos" / "JPEGImages").glob("*.jpg")}
+    lists = {split: read_ids(DATA / "voc" / f"{split}.txt") for split in ("ids", "train", "val")}
+    present = photos & set(lists["ids"])
+    aeroplane = {}
+    for split in ("train", "val"):
+        masks = (mirror / "voc2012-masks" / "SegmentationClass" / f"{i}.png"
+                 for i in sorted(present & set(lists[split])))
+        aeroplane[split] = any((np.asarray(Image.open(m)) == 1).any() for m in masks)
+    return present, lists, aeroplane
+
+
 @needs_mirror
 def test_partial_voc_from_the_mirror_keeps_the_split(mirror, tmp_path, capsys):
+    present, lists, aeroplane = _mirror_photo_counts(mirror)
+    train, val = (len(present & set(lists[split])) for split in ("train", "val"))
     target = prepare("voc", tmp_path, mirror=mirror, allow_partial=True, progress=False)
-    assert "Partial VOC subset: 591 of 1,607 photos; no aeroplane image." in capsys.readouterr().out
-    assert is_partial(target) and len(list((target / "masks").glob("*.png"))) == 591
-    assert len(read_ids(target / "ids.txt")) == 1607  # the lists stay those of the full subset
-    present = {p.stem for p in (target / "masks").glob("*.png")}
-    train, val = (read_ids(target / f"{split}.txt") for split in ("train", "val"))
-    assert (len(present & set(train)), len(present & set(val))) == (477, 114)
+    line = capsys.readouterr().out
+    assert (f"Partial VOC subset: {len(present):,} of {len(lists['ids']):,} photos "
+            f"({train:,} training, {val:,} validation)") in line
+    assert ("no aeroplane in the validation photos" in line) == (
+        aeroplane["train"] and not aeroplane["val"])
+    assert ("no aeroplane image" in line) == (not aeroplane["train"] and not aeroplane["val"])
+    assert is_partial(target) and len(list((target / "masks").glob("*.png"))) == len(present)
+    assert read_ids(target / "ids.txt") == lists["ids"]  # the lists stay those of the full subset
+    prepared = {p.stem for p in (target / "masks").glob("*.png")}
+    assert prepared == present
+    assert train + val == len(present) and 0 < val < train
 
 
 @needs_mirror
 def test_partial_voc_without_the_flag_says_how(mirror, tmp_path):
-    with pytest.raises(DataNotFoundError, match="1,016 of 1,607 .*--allow-partial"):
+    present, lists, _ = _mirror_photo_counts(mirror)
+    missing = f"{len(lists['ids']) - len(present):,} of {len(lists['ids']):,} .*--allow-partial"
+    with pytest.raises(DataNotFoundError, match=missing):
         prepare("voc", tmp_path, mirror=mirror, progress=False)
     with pytest.raises(DataNotFoundError, match="--allow-partial"):
         ensure_prepared("voc", tmp_path, mirror=mirror)  # the notebooks' path stays strict

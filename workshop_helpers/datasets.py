@@ -228,7 +228,7 @@ def prepare_voc(source: str | Path, data_dir: str | Path | None = None,
     present = set(ids) - set(missing)
     pairs = {i: (photo_dir / f"{i}.jpg", mask_dir / f"{i}.png") for i in sorted(present)}
     if missing:
-        print(partial_summary(pairs, len(ids), void_other_classes))
+        print(partial_summary(pairs, len(ids), void_other_classes, {"train": train, "val": val}))
     # The id lists stay those of the full subset (git tracks them); load_split skips absent photos.
     note = f"partial: {len(present)} of {len(ids)} photos\n" if missing else ""
     return _prepare("voc", pairs, voc_lookup_table(void_other_classes),
@@ -243,17 +243,31 @@ def voc_folders(source: str | Path) -> tuple[Path, Path]:
     return source / "SegmentationClass", source / "JPEGImages"
 
 
+SPLIT_WORDS = {"train": "training", "val": "validation"}
+
+
 def partial_summary(pairs: dict[str, tuple[Path, Path]], subset_size: int,
-                    void_other_classes: bool = False) -> str:
-    """One line: how many photos of the subset are there and which classes have no image."""
+                    void_other_classes: bool = False, splits: dict | None = None) -> str:
+    """One line: the subset's photos that are there, per split, and the classes absent."""
     lut = voc_lookup_table(void_other_classes)
-    seen = np.zeros(len(VOC.class_names), dtype=bool)
-    for _, mask in pairs.values():
-        labels = lut[read_label_png(mask)]
-        seen[np.unique(labels[labels >= 0])] = True
-    absent = [name for name, there in zip(VOC.class_names, seen) if not there]
-    tail = f"; no {', no '.join(absent)} image" if absent else ""
-    return f"Partial VOC subset: {len(pairs):,} of {subset_size:,} photos{tail}."
+    splits = splits or {"train": list(pairs)}
+    seen = {}
+    for split, ids in splits.items():
+        seen[split] = np.zeros(len(VOC.class_names), dtype=bool)
+        for image_id in ids:
+            if image_id in pairs:
+                labels = lut[read_label_png(pairs[image_id][1])]
+                seen[split][np.unique(labels[labels >= 0])] = True
+    counts = ", ".join(f"{sum(i in pairs for i in ids):,} {SPLIT_WORDS.get(split, split)}"
+                       for split, ids in splits.items())
+    anywhere = np.any(list(seen.values()), axis=0)
+    gaps = [f"no {name} image" for name, there in zip(VOC.class_names, anywhere) if not there]
+    for split, there in seen.items():
+        gaps += [f"no {name} in the {SPLIT_WORDS.get(split, split)} photos"
+                 for name, here, overall in zip(VOC.class_names, there, anywhere)
+                 if overall and not here]
+    tail = f"; {'; '.join(gaps)}" if gaps else ""
+    return f"Partial VOC subset: {len(pairs):,} of {subset_size:,} photos ({counts}){tail}."
 
 
 def prepare_camvid(source: str | Path, data_dir: str | Path | None = None) -> Path:
