@@ -5,6 +5,9 @@ from keras import ops
 
 from workshop_helpers import MaskedPixelAccuracy, evaluate, masked_loss, mean_iou_metric
 from workshop_helpers.metrics import (
+    WeightedMaskedLoss,
+    class_pixel_shares,
+    median_frequency_weights,
     per_image_weighted_iou,
     scores_from_confusion,
     scores_from_labels,
@@ -98,3 +101,38 @@ def test_scores_from_labels_match_the_hand_computed_case():
     scores = scores_from_labels(probabilities.argmax(-1), truth, 3)
     assert scores["per_class_iou"] == pytest.approx([1 / 3, 2 / 3, 0.0])
     assert scores["pixel_accuracy"] == pytest.approx(3 / 5)
+
+
+def test_class_pixel_shares_leave_void_out():
+    masks = np.array([[[0, 0, 1, -1], [2, 0, -1, -1]]], dtype=np.int8)
+    np.testing.assert_allclose(class_pixel_shares(masks, 4), [3 / 5, 1 / 5, 1 / 5, 0])
+
+
+def test_median_frequency_weights_lift_rare_classes_and_skip_absent_ones():
+    weights = median_frequency_weights([0.6, 0.3, 0.1, 0.0])
+    np.testing.assert_allclose(weights, [0.3 / 0.6, 1.0, 0.3 / 0.1, 0.0])
+
+
+def test_weighted_loss_with_equal_weights_is_the_masked_loss(rng):
+    labels = rng.integers(-1, 3, (2, 4, 4, 1)).astype("int32")
+    probabilities = _probabilities(rng, (2, 4, 4))
+    weighted = WeightedMaskedLoss([2.0, 2.0, 2.0])(labels, probabilities)
+    assert float(weighted) == pytest.approx(float(masked_loss(labels, probabilities)), rel=1e-5)
+
+
+def test_weighted_loss_is_the_weighted_mean_over_valid_pixels():
+    labels = np.array([[[[0], [1]], [[-1], [2]]]], dtype="int32")  # one void pixel
+    probabilities = np.full((1, 2, 2, 3), 0.25, dtype="float32")
+    probabilities[..., 0] = 0.5
+    weights = [1.0, 3.0, 0.5]
+    expected = -(1.0 * np.log(0.5) + 3.0 * np.log(0.25) + 0.5 * np.log(0.25)) / 4.5
+    assert float(WeightedMaskedLoss(weights)(labels, probabilities)) == pytest.approx(
+        expected, rel=1e-5)
+    all_void = -np.ones((1, 2, 2, 1), dtype="int32")
+    assert float(WeightedMaskedLoss(weights)(all_void, probabilities)) == 0.0
+
+
+def test_weighted_loss_survives_serialisation():
+    loss = WeightedMaskedLoss([0.5, 2.0])
+    restored = keras.losses.deserialize(keras.losses.serialize(loss))
+    assert isinstance(restored, WeightedMaskedLoss) and restored.class_weights == [0.5, 2.0]

@@ -1,4 +1,4 @@
-"""The masked loss and the void-aware metrics."""
+"""The masked loss (plain and class-weighted), class shares and the void-aware metrics."""
 
 from __future__ import annotations
 
@@ -120,3 +120,43 @@ def per_image_weighted_iou(labels: np.ndarray, masks: np.ndarray) -> np.ndarray:
         ]
         scores.append(float(np.dot(ious, counts) / counts.sum()) if len(classes) else np.nan)
     return np.array(scores)
+
+
+def class_pixel_shares(masks: np.ndarray, num_classes: int) -> np.ndarray:
+    """Share of the non-void pixels of `masks` that belong to each class."""
+    labels = np.asarray(masks)
+    counts = np.bincount(labels[labels >= 0].ravel(), minlength=num_classes)[:num_classes]
+    return counts / max(counts.sum(), 1)
+
+
+def median_frequency_weights(shares) -> np.ndarray:
+    """Class weights median share / share (SegNet's median frequency balancing); 0 when absent."""
+    shares = np.asarray(shares, dtype=np.float64)
+    present = shares > 0
+    weights = np.zeros_like(shares)
+    weights[present] = np.median(shares[present]) / shares[present]
+    return weights
+
+
+@keras.saving.register_keras_serializable(package="workshop_helpers")
+class WeightedMaskedLoss(keras.losses.Loss):
+    """The masked loss with each pixel's cross-entropy weighted by the weight of its true class."""
+
+    def __init__(self, class_weights, name="weighted_masked_loss", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.class_weights = [float(weight) for weight in class_weights]
+
+    def call(self, y_true, y_pred):
+        labels = ops.cast(y_true, "int32")
+        if len(labels.shape) == 4:
+            labels = ops.squeeze(labels, axis=-1)
+        known = ops.maximum(labels, 0)  # void gets class 0 here and weight 0 below
+        weights = ops.take(ops.convert_to_tensor(self.class_weights, y_pred.dtype), known)
+        weights = weights * ops.cast(labels >= 0, y_pred.dtype)
+        per_pixel = ops.sparse_categorical_crossentropy(known, y_pred)
+        # A weighted mean, as PyTorch's CrossEntropyLoss(weight=...): equal weights give
+        # masked_loss, and a batch's loss does not grow with its share of rare pixels.
+        return ops.sum(per_pixel * weights) / ops.maximum(ops.sum(weights), 1e-7)
+
+    def get_config(self):
+        return {**super().get_config(), "class_weights": self.class_weights}
