@@ -12,12 +12,11 @@
 # # 2. The input pipeline
 #
 # We train on a subset of **Pascal VOC 2012** with six classes: background, aeroplane, car, cat, dog
-# and person (or, with `WORKSHOP_DATASET=camvid`, on the **CamVid** street scenes). This notebook
+# and person (or, with `start(dataset="camvid")`, on the **CamVid** street scenes). This notebook
 # shows the data and builds the core of the generator that feeds the network.
 #
-# The set-up cell below reads the settings (a preset, then `WORKSHOP_*` environment variables, then
-# anything you pass to `start(...)`, e.g. `start(dataset="camvid")`), and prepares the dataset the
-# first time.
+# The set-up cell below reads the settings (a preset, and anything you pass to `start(...)`, e.g.
+# `start(dataset="camvid")`), and prepares the dataset the first time.
 
 # %% slideshow={"slide_type": "skip"}
 # Setup: in Colab, install the workshop first; then settings, data and weights.
@@ -57,9 +56,8 @@ plt.show()
 #
 # For VOC the workshop keeps the 1,607 segmentation images that contain at least one of our five
 # object classes and splits their sorted ids 80:20 into training and validation, as the original
-# notebook did. CamVid comes with its published split. Everything is resized to 256×256. A folder
-# prepared from only part of the photos (the offline mirror has 591 of VOC's 1,607) keeps each
-# photo's place in the full split.
+# notebook did. CamVid comes with its published split. Everything is resized to 256×256. When only
+# part of the photos could be downloaded, each photo keeps its place in the full split.
 
 # %%
 train_images, train_masks = load_split(spec.name, "train")
@@ -68,7 +66,7 @@ total = len(train_images) + len(val_images)
 print(f"{spec.name}: {total} images, {len(train_images)} train ({len(train_images) / total:.0%}), "
       f"{len(val_images)} validation ({len(val_images) / total:.0%})")
 if is_partial(default_data_dir() / spec.name):
-    print("This is a partial copy of the subset: only the photos that were available are used.")
+    print("Only part of the subset's photos are here: the split counts them alone.")
 
 # %% [markdown]
 # Class frequencies matter: a class that covers 1 % of the pixels is easy to ignore for a network
@@ -94,8 +92,7 @@ print(f"{'void':>12}: {np.mean(train_masks < 0):6.1%} of all pixels")
 # MobileNetV2 was trained on pixel values scaled from [0, 255] to [-1, 1]; its pretrained weights
 # expect the same.
 
-# %%
-# The code of workshop_helpers/pipeline.py.
+# %% tags=["package:pipeline.py"]
 def preprocess(images: np.ndarray) -> np.ndarray:
     """Scale uint8 RGB to float32 in [-1, 1], as MobileNetV2 was trained."""
     out = np.asarray(images, dtype=np.float32)
@@ -109,18 +106,17 @@ def preprocess(images: np.ndarray) -> np.ndarray:
 # uses the centre window, always the same. The masks are not preprocessed: they stay class indices,
 # with void at -1.
 
-# %%
-# The code of workshop_helpers/pipeline.py.
-def crop_batch(images, masks, indices, tops, lefts, flips, size: int, mirrored=None):
+# %% tags=["package:pipeline.py"]
+def crop_batch(images, masks, indices, tops, lefts, flips, size: int, flipped=None):
     """Preprocessed size x size crops of images[indices] and their int32 masks (void stays -1).
 
-    Flipped crops come from `mirrored`, a left-right mirrored copy of (images, masks): copying
-    rows of a mirrored array is ~10x faster than copying a window read backwards.
+    Flipped crops come from `flipped`, a left-right flipped copy of (images, masks): copying
+    rows of a flipped array is ~10x faster than copying a window read backwards.
     """
     x = np.empty((len(indices), size, size, 3), dtype=np.uint8)
     y = np.empty((len(indices), size, size, 1), dtype=np.int32)
     for k, (i, top, left, flip) in enumerate(zip(indices, tops, lefts, flips)):
-        source_images, source_masks = mirrored if flip else (images, masks)
+        source_images, source_masks = flipped if flip else (images, masks)
         window = np.s_[top : top + size, left : left + size]
         x[k] = source_images[i][window]
         y[k, ..., 0] = source_masks[i][window]  # the same window: labels stay aligned
@@ -134,15 +130,15 @@ rng = np.random.default_rng(0)
 indices, size = np.arange(4), 224
 tops, lefts = rng.integers(0, 256 - size + 1, 4), rng.integers(0, 256 - size + 1, 4)
 flips = np.array([True, True, False, False])
-mirrored = (train_images[:4, :, ::-1], train_masks[:4, :, ::-1])
-x, y = crop_batch(train_images[:4], train_masks[:4], indices, tops, lefts, flips, size, mirrored)
+flipped = (train_images[:4, :, ::-1], train_masks[:4, :, ::-1])
+x, y = crop_batch(train_images[:4], train_masks[:4], indices, tops, lefts, flips, size, flipped)
 print(f"x: shape {x.shape}, {x.dtype}, min {x.min():.2f}, max {x.max():.2f}")
 print(f"y: shape {y.shape}, {y.dtype}, labels {np.unique(y).tolist()}")
 
 # %% [markdown]
 # `SegmentationGenerator` wraps this core into a `keras.utils.PyDataset`: it draws the windows and
 # flips from a generator seeded per (seed, epoch, batch), reshuffles the images every epoch, and
-# keeps the mirrored copy once instead of per batch.
+# keeps the flipped copy once instead of per batch.
 
 # %%
 train_batches = SegmentationGenerator(train_images, train_masks, settings.batch_size, augment=True)
@@ -174,11 +170,19 @@ check_batches_per_epoch(answer, batches_of_5)
 answer = None  # your answer: the label of a void pixel in y
 check_void_label(answer)
 
-# %% jupyter={"source_hidden": true} tags=["solution"]
-# Solution: each batch holds 5 crops and the last one the rest, so the count rounds up; void is -1,
-# a value no class uses, which the loss and the metrics skip.
-print(check_batches_per_epoch(int(np.ceil(len(train_images) / 5)), batches_of_5))
-print(check_void_label(-1))
+# %% [markdown] tags=["solution"]
+# <details><summary>Solution (click to open)</summary>
+#
+# Each batch holds 5 crops and the last one the rest, so the count rounds up. Void is -1, a value
+# no class uses, which the loss and the metrics skip.
+#
+# ```python
+# check_batches_per_epoch(int(np.ceil(len(train_images) / 5)), batches_of_5)
+# ```
+# ```python
+# check_void_label(-1)
+# ```
+# </details>
 
 # %% [markdown]
 # Next: **3. The architecture.**

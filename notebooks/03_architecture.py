@@ -47,12 +47,10 @@ from keras import layers
 # The skip connections tap the encoder where the decoder will need detail: the *projection* layer at
 # the end of the last block at each resolution, before the next block halves it.
 #
-# The cells that define the network are the code the workshop's package runs
-# (`workshop_helpers/model.py` and `metrics.py`); a test keeps the two identical. Notebooks 4 and 5
-# import the package's copy.
+# The cells that define the network are the code the workshop's package runs (its `model.py` and
+# `metrics.py`), word for word. Notebooks 4 and 5 import it from there.
 
-# %%
-# The code of workshop_helpers/model.py.
+# %% tags=["package:model.py"]
 SKIP_LAYER_NAMES = (
     "expanded_conv_project",
     "block_2_project",
@@ -99,8 +97,7 @@ print(f"encoder parameters: {encoder.count_params():,}")
 # the input's resolution, a 1×1 convolution gives one score per class and pixel, and a softmax turns
 # the scores into probabilities.
 
-# %%
-# The code of workshop_helpers/model.py.
+# %% tags=["package:model.py"]
 def decoder_block(x, skip, filters: int):
     """Upsample x2, concatenate the encoder's features of that resolution, 3x3 ReLU convolution."""
     x = layers.UpSampling2D(name=f"up_{filters}_{skip.shape[1]}")(x)
@@ -143,8 +140,7 @@ print(f"parameters: {model.count_params():,} for {spec.num_classes} classes: "
 # The loss is the usual sparse categorical cross-entropy, `-log p(true class)`, averaged over the
 # **valid** pixels only: void pixels (-1) have no true class, so they contribute nothing.
 
-# %%
-# The code of workshop_helpers/metrics.py.
+# %% tags=["package:metrics.py"]
 from keras import ops
 
 
@@ -211,19 +207,25 @@ light_decoder = light.count_params() - encoder_parameters
 print(f"light model: {light.count_params():,} parameters, decoder {light_decoder:,} "
       f"({light_decoder / (model.count_params() - encoder_parameters):.0%} of the original's)")
 
-# %% jupyter={"source_hidden": true} tags=["solution"]
-# Solution: each block upsamples with a learned 3x3 transposed convolution, then concatenates
-# the skip.
-def light_decoder_block(x, skip, filters):  # noqa: F811 (the solution replaces your version)
-    """A transposed convolution that upsamples, then the skip connection."""
-    x = layers.Conv2DTranspose(filters, 3, strides=2, padding="same", activation="relu")(x)
-    return layers.Concatenate()([x, skip])
-
-
-light = build_light_model(spec.num_classes)
-light_decoder = light.count_params() - encoder_parameters
-print(f"light model: {light.count_params():,} parameters, decoder {light_decoder:,} "
-      f"({light_decoder / (model.count_params() - encoder_parameters):.0%} of the original's)")
+# %% [markdown] tags=["solution"]
+# <details><summary>Solution (click to open)</summary>
+#
+# Each block upsamples with a learned 3×3 transposed convolution, then concatenates the skip.
+# Paste this into the cell above, replacing your `light_decoder_block`, and run it again.
+#
+# ```python
+# def light_decoder_block(x, skip, filters):
+#     """A transposed convolution that upsamples, then the skip connection."""
+#     x = layers.Conv2DTranspose(filters, 3, strides=2, padding="same", activation="relu")(x)
+#     return layers.Concatenate()([x, skip])
+#
+#
+# light = build_light_model(spec.num_classes)
+# light_decoder = light.count_params() - encoder_parameters
+# print(f"light model: {light.count_params():,} parameters, decoder {light_decoder:,} "
+#       f"({light_decoder / (model.count_params() - encoder_parameters):.0%} of the original's)")
+# ```
+# </details>
 
 # %% [markdown]
 # Two more, by hand, before you run anything. How many parameters does the decoder's first 3×3
@@ -244,12 +246,20 @@ example_probabilities = np.array([[[[0.2, 0.5, 0.3], [0.1, 0.1, 0.8]],
 answer = None  # your answer: the masked loss, 3 decimals are enough
 check_masked_loss(answer, example_labels, example_probabilities)
 
-# %% jupyter={"source_hidden": true} tags=["solution"]
-# Solution: 3*3 kernels over 1,280 + 96 channels for 128 filters, plus 128 biases; the loss averages
+# %% [markdown] tags=["solution"]
+# <details><summary>Solution (click to open)</summary>
+#
+# 3×3 kernels over 1,280 + 96 channels for 128 filters, plus 128 biases; the loss averages
 # -log p(true class) over the three labelled pixels only.
-print(check_first_decoder_conv_parameters(3 * 3 * (1280 + 96) * 128 + 128, model))
-by_hand = -(np.log(0.5) + np.log(0.8) + np.log(0.4)) / 3
-print(check_masked_loss(by_hand, example_labels, example_probabilities))
+#
+# ```python
+# check_first_decoder_conv_parameters(3 * 3 * (1280 + 96) * 128 + 128, model)
+# ```
+# ```python
+# by_hand = -(np.log(0.5) + np.log(0.8) + np.log(0.4)) / 3
+# check_masked_loss(by_hand, example_labels, example_probabilities)
+# ```
+# </details>
 
 # %% [markdown]
 # Next: **4. Training from scratch.**

@@ -12,7 +12,8 @@
 # # 4. Training from scratch
 #
 # First the baseline: the network of notebook 3 with **random** encoder weights, trained on our
-# small dataset.
+# small dataset. You build the batches and the network, compile it, fit it, and then find out why
+# the result is poor.
 
 # %% slideshow={"slide_type": "skip"}
 # Setup: in Colab, install the workshop first; then settings, data and weights.
@@ -29,41 +30,95 @@ from workshop_helpers.session import start
 
 settings, spec = start()
 
-# %% [markdown] slideshow={"slide_type": "slide"}
-# ## Settings
-#
-# The cell above printed what this run trains. The `full` preset is the original notebook's recipe:
-# Adam with learning rate 1e-4, batch 4, 20 epochs, 224×224 crops. `fast` (`WORKSHOP_FAST=1`: CI and
-# rehearsals) trains 2 epochs on 144 images; `cpu` (`WORKSHOP_PRESET=cpu`) is the laptop track. To
-# change one value, pass it to `start(...)` above, e.g. `start(epochs=5)`, or set
-# `WORKSHOP_EPOCHS=5`.
+# %% [markdown]
+# The line above is this run's recipe. The `full` preset is the original notebook's: Adam with
+# learning rate 1e-4, batch 4, 20 epochs on 224×224 crops (hours on a laptop CPU, minutes on a
+# GPU). `fast` trains 2 epochs on 144 images, to rehearse; `cpu` is the laptop track. To change a
+# value, pass it to `start(...)` above, e.g. `start(epochs=5)`; `print(settings)` lists them all.
 
-# %%
+# %% slideshow={"slide_type": "skip"}
 import keras
 import matplotlib.pyplot as plt
 import numpy as np
 
-from workshop_helpers import evaluate, get_trained_model, load_split, predict
-from workshop_helpers.model import (batchnorm_layers, build_model, freeze_encoder,
-                                    with_reestimated_batchnorm)
+from workshop_helpers import (MaskedPixelAccuracy, SegmentationGenerator, build_model, evaluate,
+                              load_split, masked_loss, mean_iou_metric, predict)
+from workshop_helpers.model import batchnorm_layers, freeze_encoder, with_reestimated_batchnorm
 from workshop_helpers.pipeline import preprocess
 from workshop_helpers.plotting import (PredictionPreview, plot_histories, plot_predictions,
                                        plot_segmentation)
-
-val_images, val_masks = load_split(spec.name, "val")
+from workshop_helpers.training import (load_trained_beforehand, save_checkpoint,
+                                       set_batchnorm_momentum)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# ## Train
+# ## The batches
 #
-# On a laptop CPU the full setting takes hours; on a Colab GPU a few minutes. Presenting live? Train
-# beforehand (`python -m workshop_helpers train --scratch`, or `fetch-checkpoints`) and start with
-# `start(models="checkpoint")` (or `WORKSHOP_MODELS=checkpoint`): the next cell then loads that
-# checkpoint instead of training. With `show_progress=True` you watch the prediction on one
-# validation image after each epoch.
+# The generator of notebook 2: for training, random windows of `settings.crop_size` pixels, half
+# of them flipped, reshuffled every epoch; for validation, the centre window of each image.
+
+# %% tags=["training"]
+train_images, train_masks = load_split(spec.name, "train", limit=settings.max_train_images)
+val_images, val_masks = load_split(spec.name, "val")
+train_batches = SegmentationGenerator(train_images, train_masks, settings.batch_size,
+                                      augment=True, seed=settings.seed,
+                                      crop_size=settings.crop_size)
+val_batches = SegmentationGenerator(val_images, val_masks, settings.batch_size, augment=False,
+                                    crop_size=settings.crop_size)
+print(f"{len(train_images)} training images in {len(train_batches)} batches of "
+      f"{settings.batch_size}; {len(val_images)} validation images")
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## The network
+#
+# `build_model` is the network you built in notebook 3. `pretrained=False` gives the encoder random
+# weights: everything it knows, it will learn from our images.
+
+# %% tags=["training"]
+keras.utils.set_random_seed(settings.seed)  # the same random weights in every run
+model = build_model(spec.num_classes, pretrained=False, input_size=settings.crop_size)
+set_batchnorm_momentum(model, settings.batchnorm_momentum)  # None keeps MobileNetV2's 0.999
+print(f"{model.count_params():,} parameters, all of them random")
+
+# %% [markdown]
+# ## Compile
+#
+# `compile` chooses how the network learns: the optimizer (Adam, at the preset's learning rate),
+# the loss it minimises (the masked loss of notebook 3), and the metrics Keras reports after each
+# epoch (pixel accuracy and mean IoU, both ignoring void). The `cpu` preset lowers the learning
+# rate along a cosine, to 0 at the last step.
+
+# %% tags=["training"]
+learning_rate = settings.learning_rate
+if settings.cosine_decay:
+    learning_rate = keras.optimizers.schedules.CosineDecay(
+        learning_rate, decay_steps=settings.epochs * len(train_batches))
+model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=masked_loss,
+              metrics=[MaskedPixelAccuracy(), mean_iou_metric(spec.num_classes)])
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Fit
+#
+# `fit` runs the epochs: one pass over the training batches, then one over the validation batches,
+# each ending in a line with the loss and the metrics (`val_` for validation). Under it, the
+# callback `PredictionPreview` shows the prediction on one validation image after each epoch. The
+# trained model is saved, for notebooks 5 to 7.
+
+# %% tags=["training"]
+callbacks = [PredictionPreview(val_images[0], val_masks[0], spec)]
+if settings.models == "train":
+    history = model.fit(train_batches, validation_data=val_batches, epochs=settings.epochs,
+                        callbacks=callbacks).history
+    save_checkpoint(model, history, settings, settings.checkpoint("scratch"))
+
+# %% [markdown]
+# Presenting live, or training failed? Load the model trained beforehand instead, as the original
+# notebook did: train it with `workshop-helpers train --scratch` (same settings), then
+# start this notebook with `start(models="checkpoint")`. The cell above then trains nothing, and
+# this one loads.
 
 # %%
-preview = [PredictionPreview(val_images[0], val_masks[0], spec)] if settings.show_progress else []
-model, history = get_trained_model(settings, pretrained=False, callbacks=preview)
+if settings.models != "train":
+    model, history = load_trained_beforehand(settings, "scratch")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Loss curves
@@ -96,12 +151,23 @@ plt.show()
 #
 # For each class, IoU = |prediction ∩ truth| / |prediction ∪ truth| over all validation pixels; mIoU
 # is their mean. Void pixels are ignored, and so is a class with no pixel in the truth.
+#
+# This is not quite the `val_mean_iou` of Keras' last epoch line: Keras scores the centre crop of
+# each validation image in one pass and averages over every class that was predicted or is in the
+# truth; `evaluate` scores the whole 256×256 image, averages the prediction with that of the
+# left-right flipped image, and leaves out classes with no pixel in the truth.
 
 # %%
 scores = evaluate(model, val_images, val_masks, spec.num_classes)
-print(f"validation mIoU {scores['mIoU']:.3f}, pixel accuracy {scores['pixel_accuracy']:.3f}")
+print(f"validation mIoU {scores['mIoU']:.3f} (Keras during fit: {history['val_mean_iou'][-1]:.3f}),"
+      f" pixel accuracy {scores['pixel_accuracy']:.3f}")
 for name, iou in zip(spec.class_names, scores["per_class_iou"]):
     print(f"{name:>12}: {'no pixel in the truth, not scored' if iou is None else round(iou, 3)}")
+trained_only = [name for index, name in enumerate(spec.class_names)
+                if scores["per_class_iou"][index] is None and (train_masks == index).any()]
+if trained_only:
+    print(f"{' and '.join(trained_only)}: in the training photos, so the model learns it, but in "
+          "none of this run's validation photos, so it cannot be scored here.")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Why it fails
@@ -176,16 +242,22 @@ else:
 # %%
 from workshop_helpers.exercises import check_trainable_with_frozen_encoder
 
+frozen = freeze_encoder(build_model(spec.num_classes))  # look at frozen.trainable_weights
 answer = None  # your answer: parameters that still train with a frozen encoder
 check_trainable_with_frozen_encoder(answer, model)
 
-# %% jupyter={"source_hidden": true} tags=["solution"]
-# Solution: only the decoder trains; a frozen random encoder would feed the decoder random
-# features forever, so the decoder alone would have to work from noise-like inputs.
-frozen = freeze_encoder(build_model(spec.num_classes))
-trainable = sum(int(np.prod(w.shape)) for w in frozen.trainable_weights)
-print(f"trainable with a frozen encoder: {trainable:,} of {frozen.count_params():,}")
-print(check_trainable_with_frozen_encoder(trainable, model))
+# %% [markdown] tags=["solution"]
+# <details><summary>Solution (click to open)</summary>
+#
+# Only the decoder trains. A frozen *random* encoder would feed the decoder random features
+# forever, so the decoder alone would have to work from noise-like inputs.
+#
+# ```python
+# trainable = sum(int(np.prod(w.shape)) for w in frozen.trainable_weights)
+# print(f"trainable with a frozen encoder: {trainable:,} of {frozen.count_params():,}")
+# check_trainable_with_frozen_encoder(trainable, model)
+# ```
+# </details>
 
 # %% [markdown]
 # Next: **5. Training with the pretrained encoder.**

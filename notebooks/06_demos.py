@@ -12,7 +12,7 @@
 # # 6. Demos: your webcam, any image URL, and an interactive viewer
 #
 # The pretrained model of notebook 5 on pictures it has never seen. Every demo falls back to bundled
-# photos when there is no camera or browser (CI, a remote server), so the notebook always runs.
+# photos when there is no camera or browser (a remote server, say), so the notebook always runs.
 
 # %% slideshow={"slide_type": "skip"}
 # Setup: in Colab, install the workshop first; then settings, data and weights.
@@ -30,14 +30,14 @@ from workshop_helpers.session import start
 settings, spec = start(weights=True)
 
 # %%
-import os
 import tempfile
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
 from IPython.display import display
 
-from workshop_helpers import get_trained_model, load_split
+from workshop_helpers import evaluate, get_trained_model, load_split, predict_labels
 from workshop_helpers.camera import headless, in_colab, open_camera, webcam_images
 from workshop_helpers.images import sample_images
 from workshop_helpers.viewer import (LiveSegmentation, SegmentationViewer, colab_live_segmentation,
@@ -50,17 +50,25 @@ model, _ = get_trained_model(settings, pretrained=True, reuse=True)
 # ## What this model can label
 #
 # A segmentation model answers with one of the classes it was trained on, for every pixel, whatever
-# the photo shows. The bundled photos show a person and a cat: check whether your model has those
-# classes.
+# the photo shows. Which of its classes did it actually learn? Its IoU per class on the validation
+# photos tells.
 
 # %%
+val_images, val_masks = load_split(spec.name, "val")
+scores = evaluate(model, val_images, val_masks, spec.num_classes, tta=False)
+learned = [name for name, iou in zip(spec.class_names, scores["per_class_iou"])
+           if iou is not None and iou >= 0.1]
+weak = [f"{name} ({iou:.2f})" for name, iou in zip(spec.class_names, scores["per_class_iou"])
+        if iou is not None and iou < 0.1]
 print(f"This {spec.name} model labels {spec.num_classes} classes: {', '.join(spec.class_names)}.")
+print(f"Validation IoU of at least 0.1: {', '.join(learned) or 'none'}.")
+if weak:
+    print(f"Barely learned (IoU under 0.1): {', '.join(weak)}: expect it to miss those, or to call "
+          "them something else. Longer training (more epochs, all images) teaches them.")
 missing = [name for name in ("person", "cat") if name not in spec.class_names]
 if missing:
-    print(f"It has no {' and no '.join(missing)} class: on those photos it can only answer with "
-          "the classes above, so expect the nearest class it knows, not a mistake in the code.")
-else:
-    print("Both subjects of the bundled photos, person and cat, are among them.")
+    print(f"It has no {' and no '.join(missing)} class, the subjects of the bundled photos below: "
+          "on those it can only answer with the classes above.")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## A webcam photo
@@ -75,22 +83,32 @@ for name, photo in photos.items():
     segment_and_plot(model, photo, spec, title=name)
 plt.show()
 
+# %% [markdown]
+# What the model called the pixels of each photo:
+
+# %%
+for name, photo in photos.items():
+    shares = np.bincount(predict_labels(model, photo).ravel(), minlength=spec.num_classes)
+    shares = shares / shares.sum()
+    top = [f"{spec.class_names[c]} {shares[c]:.0%}" for c in np.argsort(-shares)[:3] if shares[c]]
+    print(f"{name}: {', '.join(top)}")
+
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Live
 #
 # Running Jupyter on your own machine with a camera? Start the loop: capture, predict, overlay,
 # repeat, with the frame rate shown. **Stop** gives the camera back to other programs; **Start**
-# opens it again. No camera? Set `WORKSHOP_CAMERA` to a video file before starting Jupyter and the
-# loop plays it instead. In Colab the browser streams its camera frames to the model and shows the
-# overlays until you press **Stop**; if it cannot, the photo above is your demo.
+# opens it again. No camera? `open_camera("my_clip.mp4")` plays a video file in a loop instead. In
+# Colab the browser streams its camera frames to the model and shows the overlays until you press
+# **Stop**; if it cannot, the photo above is your demo.
 
 # %%
 camera = None if in_colab() else open_camera()
 if in_colab() and not headless():
     colab_live_segmentation(model, spec)
 elif camera is None:
-    print("No local camera here: the live loop needs Jupyter running on a machine with a webcam "
-          "(or WORKSHOP_CAMERA set to a video file).")
+    print("No camera here: the live loop needs Jupyter running on a machine with a webcam, "
+          'or a video file: camera = open_camera("my_clip.mp4").')
 else:
     live = LiveSegmentation(model, spec, capture=camera)
     display(live.widget)
@@ -99,11 +117,11 @@ else:
 # ## Any image URL
 #
 # Paste a URL. Downloads are limited in size and time, only `http(s)` is accepted, and anything that
-# is not an image gets a plain explanation instead of a traceback. Headless runs use a local copy of
-# a sample photo.
+# is not an image gets a plain explanation instead of a traceback. Without a browser, a local copy
+# of a sample photo stands in.
 
 # %%
-URL = os.environ.get("WORKSHOP_DEMO_URL", "https://upload.wikimedia.org/wikipedia/commons/3/3a/Cat03.jpg")
+URL = "https://upload.wikimedia.org/wikipedia/commons/3/3a/Cat03.jpg"
 if headless():
     URL = str(Path(tempfile.mkdtemp()) / "cat.png")
     plt.imsave(URL, sample_images()["cat (chelsea)"])
@@ -127,7 +145,6 @@ for bad in ("ftp://example.org/cat.jpg", str(not_an_image)):
 # the legend.
 
 # %%
-val_images, _ = load_split(spec.name, "val", limit=3)
-validation = {f"validation {i}": image for i, image in enumerate(val_images)}
+validation = {f"validation {i}": image for i, image in enumerate(val_images[:3])}
 viewer = SegmentationViewer(model, spec, {**validation, **photos})
 display(viewer.widget)

@@ -44,6 +44,7 @@ from workshop_helpers import build_model, load_checkpoint, load_split, predict
 from workshop_helpers.export import TOLERANCE, export_model, missing_packages, require
 from workshop_helpers.pipeline import preprocess
 from workshop_helpers.plotting import plot_predictions
+from workshop_helpers.training import display_path
 
 if missing_packages("onnx") and "google.colab" in sys.modules:
     subprocess.run('pip install -q -e "workshop[export]"', shell=True, check=True)
@@ -60,10 +61,11 @@ require("onnx")  # says which command installs what is missing
 checkpoint = settings.checkpoint("pretrained")
 if checkpoint.exists():
     model = load_checkpoint(checkpoint)
-    print(f"Exporting the trained model {checkpoint}")
+    print(f"Exporting the trained model {display_path(checkpoint)}")
 else:
     model = build_model(spec.num_classes)
-    print(f"No {checkpoint} (run notebook 5 first): exporting an UNTRAINED model, so expect noise.")
+    print(f"No {display_path(checkpoint)} (run notebook 5 first): exporting an UNTRAINED model, "
+          "so expect noise.")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Export to ONNX
@@ -71,7 +73,7 @@ else:
 # `model.export(path, format="onnx")` traces the network's inference pass (BatchNorm in inference
 # mode, no optimizer) into a single file. `export_model` wraps it so the file takes images of any
 # size divisible by 32. The same from a terminal:
-# `python -m workshop_helpers export checkpoints/voc_pretrained.keras --format onnx`
+# `workshop-helpers export checkpoints/voc_pretrained.keras --format onnx`
 # (or `--format litert` for phones: a `.tflite` file at a fixed 256×256).
 
 # %%
@@ -109,7 +111,8 @@ difference = np.abs(onnx_probabilities - keras_probabilities).max()
 agreement = np.mean(onnx_probabilities.argmax(-1) == keras_probabilities.argmax(-1))
 print(f"largest difference of probabilities: {difference:.1e} (tolerance {TOLERANCE:.0e})")
 print(f"pixels with the same label: {agreement:.2%}")
-assert difference <= TOLERANCE, "the exported model does not compute what Keras computes"
+if difference > TOLERANCE:
+    raise RuntimeError("The exported model does not compute what Keras computes: export it again.")
 
 # %%
 both = {"Keras": keras_probabilities, "ONNX Runtime": onnx_probabilities}
@@ -124,4 +127,4 @@ plt.show()
 # * **A phone**: `--format litert` writes a `.tflite` file for LiteRT (formerly TensorFlow Lite) on
 #   Android and iOS; int8 quantization stores each weight in a quarter of the space.
 # * **Check your export** the way this notebook did: the same images through both, the largest
-#   difference, the share of identical labels. `tests/test_export.py` does this for both formats.
+#   difference, the share of identical labels.

@@ -1,7 +1,9 @@
 import numpy as np
 import pytest
 
-from workshop_helpers.comparison import MARGINS, Comparison, evaluate_models
+from workshop_helpers import VOC
+
+from workshop_helpers.comparison import MARGINS, ClaimError, Comparison, evaluate_models
 
 
 def comparison(scratch, recalibrated, pretrained, losses=(1.0, 0.8), dataset="voc", preset="fast"):
@@ -19,7 +21,9 @@ def comparison(scratch, recalibrated, pretrained, losses=(1.0, 0.8), dataset="vo
 def test_claim_holds_when_both_margins_are_met_and_the_loss_falls():
     result = comparison(0.14, 0.15, 0.40)
     assert result.holds and all(ok for _, ok in result.checks())
-    assert "pretrained − scratch, BatchNorm re-estimated = +0.250 ≥ 0.10" in result.report()
+    assert ("✓ the ImageNet encoder beats the scratch model with re-estimated BatchNorm by "
+            "+0.250 mIoU (at least 0.10 is asked for)") in result.report()
+    result.verify()  # no error
 
 
 @pytest.mark.parametrize(
@@ -35,13 +39,23 @@ def test_claim_holds_when_both_margins_are_met_and_the_loss_falls():
 )
 def test_claim_fails_when_imagenet_features_stop_helping(scores, losses):
     result = comparison(*scores, losses=losses)
-    assert not result.holds and "FAILS" in result.report()
+    assert not result.holds and "✗" in result.report()
+    with pytest.raises(ClaimError, match="the lesson's claim does not hold"):
+        result.verify()
 
 
 def test_camvid_fast_shows_the_batchnorm_fixed_comparison_without_requiring_it():
     assert MARGINS[("camvid", "fast")][1] is None
     result = comparison(0.02, 0.20, 0.18, dataset="camvid")
-    assert result.holds and "shown, no margin required" in result.report()
+    assert result.holds and "· the ImageNet encoder against" in result.report()
+
+
+def test_the_original_voc_subset_is_asked_for_vocs_margins():
+    for preset in ("full", "fast", "cpu"):
+        assert MARGINS[("voc_original", preset)] == MARGINS[("voc", preset)] == (0.10, 0.10)
+    # +0.14 and +0.06: enough for the fallback margins (0.10, 0.05) of an unlisted dataset.
+    assert comparison(0.05, 0.13, 0.19, dataset="other").holds
+    assert not comparison(0.05, 0.13, 0.19, dataset="voc_original").holds
 
 
 def test_evaluate_models_scores_each_model(scratch_model, rng):
@@ -49,3 +63,13 @@ def test_evaluate_models_scores_each_model(scratch_model, rng):
     masks = rng.integers(-1, 6, (2, 256, 256)).astype(np.int8)
     scores = evaluate_models({"a": scratch_model}, images, masks, 6)
     assert 0 <= scores["a"]["mIoU"] <= 1 and scores["a"]["confusion"].shape == (6, 6)
+
+
+def test_table_holds_every_class_and_both_summaries():
+    result = comparison(0.14, 0.15, 0.40)
+    for name, scores in result.scores.items():
+        scores.update(per_class_iou=[0.5, None, 0.1, 0.2, 0.3, 0.4], pixel_accuracy=0.8)
+    table = result.table()
+    assert list(table.index) == [*VOC.class_names, "mIoU", "pixel accuracy"]
+    assert list(table.columns) == list(result.scores)
+    assert np.isnan(table.loc["aeroplane", "pretrained"]) and table.loc["mIoU", "pretrained"] == 0.4

@@ -18,11 +18,12 @@ def test_colorize_paints_void_black():
     assert tuple(colours[1, 0]) == (0, 0, 0) and tuple(colours[1, 1]) == VOC.palette[5]
 
 
-def test_overlay_leaves_background_void_and_hidden_classes_untouched():
+def test_overlay_leaves_background_and_hidden_classes_untouched_and_darkens_void():
     image = np.full((2, 3, 3), 100, np.uint8)
     labels = np.array([[0, 1, -1], [2, 3, 1]])
     shown = overlay(image, labels, VOC.palette, alpha=0.5, background_index=0, visible=[1, 2])
-    assert (shown[0, 0] == 100).all() and (shown[0, 2] == 100).all() and (shown[1, 1] == 100).all()
+    assert (shown[0, 0] == 100).all() and (shown[1, 1] == 100).all()
+    assert (shown[0, 2] == 50).all()  # void blends with black, its colour in masks and legends
     expected = np.round((100 + np.array(VOC.palette[1])) / 2)
     np.testing.assert_allclose(shown[0, 1], expected, atol=1)
     assert (overlay(image, labels, VOC.palette, alpha=1.0)[1, 0] == VOC.palette[2]).all()
@@ -32,7 +33,10 @@ def test_legends_end_with_void_in_black():
     handles = legend_handles(CAMVID)
     assert [h.get_label() for h in handles] == [*CAMVID.class_names, "void"]
     assert tuple(handles[-1].get_facecolor()[:3]) == (0, 0, 0)
-    assert legend_handles(VOC, overlay=True)[0].get_label() == "background (no colour)"
+    on_overlays = legend_handles(VOC, overlay=True)
+    assert on_overlays[0].get_label() == "background (uncoloured)"
+    assert on_overlays[0].get_facecolor()[3] == 0  # an empty box, unlike void's black one
+    assert tuple(on_overlays[-1].get_facecolor()[:3]) == (0, 0, 0)
 
 
 def _texts(figure):
@@ -113,16 +117,26 @@ def test_confusion_matrix_draws_into_a_given_axis():
 def test_prediction_preview_shows_one_figure_per_epoch(scratch_model, monkeypatch):
     import IPython.display
 
-    shown, cleared = [], []
-    monkeypatch.setattr(IPython.display, "display", lambda figure: shown.append(figure))
-    monkeypatch.setattr(IPython.display, "clear_output", lambda wait: cleared.append(wait))
+    shown, updated = [], []
+
+    class Handle:
+        def update(self, figure):
+            updated.append(figure)
+
+    def display(figure, display_id=False):
+        shown.append(figure)
+        return Handle()
+
+    monkeypatch.setattr(IPython.display, "display", display)
     image = np.zeros((64, 80, 3), np.uint8)
     mask = np.zeros((64, 80), np.int8)
     preview = PredictionPreview(image, mask, VOC, every=2)
     preview.set_model(scratch_model)
     for epoch in range(4):
         preview.on_epoch_end(epoch)
-    assert preview.shown_epochs == [2, 4] and cleared == [True, True] and len(shown) == 2
+    # Displayed once, then updated in place, so Keras' epoch lines are never cleared.
+    assert preview.shown_epochs == [2, 4] and len(shown) == 1 and len(updated) == 1
+    shown = shown + updated
     titles = [ax.get_title() for ax in shown[-1].axes]
     assert "prediction after epoch 4" in titles
     assert shown[-1].axes[2].images[0].get_array().shape[:2] == (64, 80)

@@ -75,15 +75,22 @@ class SyntheticCamera:
         self.left = 0
 
 
-def open_camera(index: int | None = None):
-    """An opened camera (cv2.VideoCapture), a video file set in WORKSHOP_CAMERA, or None."""
-    source = os.environ.get(CAMERA_VARIABLE, "").strip()
+def open_camera(index: int | str | None = None):
+    """An opened camera (cv2.VideoCapture), a video file played in a loop, or None.
+
+    `index` is a camera number or a video file; without it, WORKSHOP_CAMERA, then camera 0.
+    """
+    if isinstance(index, str) and not index.strip().isdigit():
+        source, index = index.strip(), None
+    else:
+        source = os.environ.get(CAMERA_VARIABLE, "").strip() if index is None else ""
+        index = int(index) if isinstance(index, str) else index
     if index is None and source and not source.isdigit():
         video = LoopingVideo(source)  # a file is no camera: allowed when headless too
         if video.isOpened():
             return video
         video.release()
-        print(f"{CAMERA_VARIABLE}={source} is not a video file OpenCV can read.")
+        print(f"{Path(source).name} is not a video file OpenCV can read.")
         return None
     if headless():
         return None

@@ -27,6 +27,9 @@ MARGINS = {
     ("camvid", "fast"): (0.10, None),
     ("camvid", "cpu"): (0.10, 0.05),
 }
+# The original notebook's VOC subset is asked for VOC's margins.
+MARGINS.update({("voc_original", preset): margins
+                for (dataset, preset), margins in list(MARGINS.items()) if dataset == "voc"})
 RECALIBRATION_IMAGES = 64
 
 
@@ -50,17 +53,18 @@ class Comparison:
         checks = []
         for name, margin in (("scratch", plain), ("scratch, BatchNorm re-estimated", recalibrated)):
             gap = miou["pretrained"] - miou[name]
+            rival = RIVALS[name]
             if margin is None:
-                checks.append(
-                    (f"pretrained − {name} = {gap:+.3f} (shown, no margin required)", None)
-                )
+                checks.append((f"the ImageNet encoder against {rival}: {gap:+.3f} "
+                               "(shown, no margin asked for on this dataset and preset)", None))
             else:
-                checks.append((f"pretrained − {name} = {gap:+.3f} ≥ {margin:.2f}", gap >= margin))
+                verb = "beats" if gap >= margin else "does not beat"
+                checks.append((f"the ImageNet encoder {verb} {rival} by {gap:+.3f} mIoU "
+                               f"(at least {margin:.2f} is asked for)", gap >= margin))
         if len(self.pretrained_val_loss) >= 2:
             first, last = self.pretrained_val_loss[0], self.pretrained_val_loss[-1]
-            checks.append(
-                (f"pretrained validation loss falls: {first:.3f} → {last:.3f}", last <= first)
-            )
+            verb = "falls" if last <= first else "rises"
+            checks.append((f"its validation loss {verb}: {first:.3f} → {last:.3f}", last <= first))
         return checks
 
     @property
@@ -69,14 +73,40 @@ class Comparison:
         return all(ok is not False for _, ok in self.checks())
 
     def report(self) -> str:
-        """The mIoU table and one line per check."""
-        lines = [f"validation mIoU on {self.dataset} ({self.preset} preset):"]
+        """The mIoU of each model and one line per check, marked ✓ (holds), · (shown) or ✗."""
+        lines = [f"The numbers of this run ({self.dataset}, {self.preset} preset), "
+                 "validation mIoU:"]
         lines += [f"  {name:>32}: {value:.3f}" for name, value in self.miou.items()]
-        lines += [
-            f"  [{'ok' if ok else 'shown' if ok is None else 'FAILS'}] {text}"
-            for text, ok in self.checks()
-        ]
+        lines += [f"  {'✓' if ok else '·' if ok is None else '✗'} {text}"
+                  for text, ok in self.checks()]
         return "\n".join(lines)
+
+    def verify(self) -> None:
+        """Raise ClaimError, in the lesson's words, when a required check fails."""
+        failed = [text for text, ok in self.checks() if ok is False]
+        if failed:
+            raise ClaimError(
+                "In this run the lesson's claim does not hold: " + "; ".join(failed) + ". "
+                "Short runs vary: train for more epochs or on more images (start(epochs=...)), "
+                "then run notebooks 4 and 5 again.")
+
+    def table(self):
+        """Per-class IoU, mIoU and pixel accuracy of each model as a pandas DataFrame."""
+        import pandas as pd
+
+        spec = get_spec(self.dataset)
+        rows = {name: [*scores["per_class_iou"], scores["mIoU"], scores["pixel_accuracy"]]
+                for name, scores in self.scores.items()}
+        index = [*spec.class_names, "mIoU", "pixel accuracy"]
+        return pd.DataFrame(rows, index=index).astype(float).round(3)
+
+
+class ClaimError(AssertionError):
+    """The lesson's claim does not hold in this run; the message says by how much."""
+
+
+RIVALS = {"scratch": "the scratch model",
+          "scratch, BatchNorm re-estimated": "the scratch model with re-estimated BatchNorm"}
 
 
 def evaluate_models(models: dict, images: np.ndarray, masks: np.ndarray, num_classes: int) -> dict:
@@ -92,7 +122,7 @@ def compare(
     settings: Settings, scratch, pretrained, pretrained_history: dict, data_dir=None
 ) -> Comparison:
     """Score scratch, scratch with re-estimated BatchNorm statistics, and pretrained."""
-    spec = get_spec(settings.dataset)
+    spec = get_spec(settings.prepared_dataset)
     calibration, _ = load_split(spec.name, "train", data_dir, limit=RECALIBRATION_IMAGES)
     val_images, val_masks = load_split(spec.name, "val", data_dir)
     models = {

@@ -1,8 +1,10 @@
-"""The notebooks show the package's code: find those cells, compare them, refresh them.
+"""The notebooks show the package's code and hide their solutions: find, compare, refresh, solve.
 
-A code cell whose first line is `# The code of workshop_helpers/<module>.py.` shows definitions of
-that module; each must equal the module's own source. `make sync` refreshes them (and each
-notebook's badge and set-up cell) from the package; tests/test_notebooks.py fails when they differ.
+A code cell tagged `package:<module>.py` shows definitions of that module; each must equal the
+module's own source (`make sync` refreshes them, with each notebook's badge and set-up cell).
+A markdown cell tagged `solution` holds an exercise's solution as a ```python block inside
+<details>, so Run All never runs it; `solved` turns those blocks into code cells that fail on a
+wrong answer, and the notebook tests run that copy.
 """
 
 from __future__ import annotations
@@ -14,9 +16,13 @@ from pathlib import Path
 from .session import colab_badge, setup_cell
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
-MARKER = "# The code of workshop_helpers/"
+PACKAGE_TAG = "package:"
+SOLUTION_TAG = "solution"
+# Cells that train an extra model: a student may run them, the notebook tests skip them.
+EXTRA_TAG, SKIP_TAG = "extra-training", "nbval-skip"
 BADGE = re.compile(r"\[!\[Open In Colab\]\(https://colab\.research\.google\.com/assets/colab-badge\.svg\)\]"
                    r"\([^)]*\)")
+PYTHON_BLOCK = re.compile(r"```python\n(.*?)```", re.DOTALL)
 
 
 def definitions(text: str) -> dict[str, str]:
@@ -34,13 +40,18 @@ def definitions(text: str) -> dict[str, str]:
     return found
 
 
+def cell_tags(cell) -> list[str]:
+    """The tags of a notebook cell."""
+    return list(cell.get("metadata", {}).get("tags", []))
+
+
 def taught_cells(notebook) -> list[tuple[int, Path]]:
-    """(cell index, module path) of each cell of a jupytext notebook that shows package code."""
+    """(cell index, module path) of each cell of a notebook that shows package code."""
     cells = []
     for index, cell in enumerate(notebook.cells):
-        first = cell.source.splitlines()[0] if cell.source else ""
-        if cell.cell_type == "code" and first.startswith(MARKER):
-            cells.append((index, PACKAGE_ROOT / first.removeprefix("# The code of ").rstrip(".")))
+        for tag in cell_tags(cell):
+            if cell.cell_type == "code" and tag.startswith(PACKAGE_TAG):
+                cells.append((index, PACKAGE_ROOT / "workshop_helpers" / tag[len(PACKAGE_TAG):]))
     return cells
 
 
@@ -81,3 +92,69 @@ def refresh(path: str | Path) -> bool:
     if after != before:
         jupytext.write(notebook, path, fmt="py:percent")
     return after != before
+
+
+def solution_code(cell) -> str:
+    """The Python code of a solution cell: its ```python blocks, joined."""
+    blocks = PYTHON_BLOCK.findall(cell.source)
+    if not blocks:
+        raise ValueError(f"A solution cell without a ```python block: {cell.source[:60]!r}")
+    return "\n".join(block.rstrip() + "\n" for block in blocks)
+
+
+def checked(code: str) -> str:
+    """Solution code whose top-level expressions must not be a wrong or missing answer."""
+    tree = ast.parse(code)
+    for index, node in enumerate(tree.body):
+        if isinstance(node, ast.Expr):
+            call = ast.Call(ast.Name("_expect_right", ast.Load()), [node.value], [])
+            tree.body[index] = ast.Expr(ast.copy_location(call, node.value))
+    ast.fix_missing_locations(tree)
+    header = "from workshop_helpers.lessons import expect_right as _expect_right\n"
+    return header + ast.unparse(tree)
+
+
+def expect_right(value):
+    """Pass a value through; a check that is not right (wrong, or no answer) raises."""
+    from .exercises import Verdict
+
+    if isinstance(value, Verdict) and value.correct is not True:
+        raise AssertionError(f"A solution does not pass its check: {value.message}")
+    return value
+
+
+def solved(path: str | Path):
+    """The notebook with each solution followed by its code, checked; extra trainings skipped."""
+    import jupytext
+    import nbformat
+
+    notebook = jupytext.read(path)
+    cells = []
+    for cell in notebook.cells:
+        if EXTRA_TAG in cell_tags(cell):
+            cell.metadata["tags"] = [*cell_tags(cell), SKIP_TAG]
+        cells.append(cell)
+        if cell.cell_type == "markdown" and SOLUTION_TAG in cell_tags(cell):
+            cells.append(nbformat.v4.new_code_cell(checked(solution_code(cell))))
+    notebook.cells = cells
+    return notebook
+
+
+def write_solved(sources, folder: str | Path) -> list[Path]:
+    """Write the solved copy of each notebook source into folder as .ipynb; their paths."""
+    import nbformat
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for source in sources:
+        target = folder / (Path(source).stem + ".ipynb")
+        nbformat.write(solved(source), target)
+        written.append(target)
+    return written
+
+
+if __name__ == "__main__":
+    import sys
+
+    write_solved(sys.argv[2:], sys.argv[1])

@@ -18,16 +18,16 @@ def preprocess(images: np.ndarray) -> np.ndarray:
     return out
 
 
-def crop_batch(images, masks, indices, tops, lefts, flips, size: int, mirrored=None):
+def crop_batch(images, masks, indices, tops, lefts, flips, size: int, flipped=None):
     """Preprocessed size x size crops of images[indices] and their int32 masks (void stays -1).
 
-    Flipped crops come from `mirrored`, a left-right mirrored copy of (images, masks): copying
-    rows of a mirrored array is ~10x faster than copying a window read backwards.
+    Flipped crops come from `flipped`, a left-right flipped copy of (images, masks): copying
+    rows of a flipped array is ~10x faster than copying a window read backwards.
     """
     x = np.empty((len(indices), size, size, 3), dtype=np.uint8)
     y = np.empty((len(indices), size, size, 1), dtype=np.int32)
     for k, (i, top, left, flip) in enumerate(zip(indices, tops, lefts, flips)):
-        source_images, source_masks = mirrored if flip else (images, masks)
+        source_images, source_masks = flipped if flip else (images, masks)
         window = np.s_[top : top + size, left : left + size]
         x[k] = source_images[i][window]
         y[k, ..., 0] = source_masks[i][window]  # the same window: labels stay aligned

@@ -29,12 +29,15 @@ def colorize(labels: np.ndarray, palette) -> np.ndarray:
 
 def overlay(image: np.ndarray, labels: np.ndarray, palette, alpha: float = 0.5,
             background_index: int | None = None, visible=None) -> np.ndarray:
-    """Blend coloured labels over a uint8 photo; background, void and hidden classes stay as is."""
-    blend = labels >= 0
+    """Blend coloured labels over a uint8 photo; void darkens (black, as in masks).
+
+    Background and hidden classes stay as the photo is.
+    """
+    blend = np.ones(labels.shape, dtype=bool)
     if background_index is not None:
         blend &= labels != background_index
     if visible is not None:
-        blend &= np.isin(labels, list(visible))
+        blend &= np.isin(labels, list(visible)) | (labels < 0)
     blended = cv2.addWeighted(image, 1 - alpha, colorize(labels, palette), alpha, 0)
     return np.where(blend[..., None], blended, image)
 
@@ -44,16 +47,19 @@ def _overlay(image: np.ndarray, labels: np.ndarray, spec: DatasetSpec) -> np.nda
 
 
 def legend_handles(spec: DatasetSpec, void: bool = True, overlay: bool = False) -> list[Patch]:
-    """Legend patches, one per class colour, and black for void; overlays leave both clear."""
+    """Legend patches, one per class colour, and black for void, as masks and overlays draw them.
+
+    Overlays leave the background uncoloured: its patch is then an empty box.
+    """
     handles = [Patch(facecolor=np.asarray(c) / 255, edgecolor="grey", label=n)
                for n, c in zip(spec.class_names, spec.palette)]
     if overlay and spec.background_index is not None:
         name = spec.class_names[spec.background_index]
-        handles[spec.background_index] = Patch(facecolor="white", edgecolor="grey",
-                                               label=f"{name} (no colour)")
-    if void:  # overlays leave void pixels as the photo too: no black in them
-        colour = "white" if overlay else np.asarray(VOID_COLOUR) / 255
-        handles.append(Patch(facecolor=colour, edgecolor="grey", label="void"))
+        handles[spec.background_index] = Patch(facecolor="none", edgecolor="grey",
+                                               linestyle="--", label=f"{name} (uncoloured)")
+    if void:
+        handles.append(Patch(facecolor=np.asarray(VOID_COLOUR) / 255, edgecolor="grey",
+                             label="void"))
     return handles
 
 
@@ -257,6 +263,7 @@ class PredictionPreview(keras.callbacks.Callback):
         super().__init__()
         self.image, self.mask, self.spec, self.every = image, mask, spec, every
         self.shown_epochs: list[int] = []
+        self.handle = None
 
     def figure(self, epoch: int):
         """Photo, ground truth and the current prediction as overlays."""
@@ -277,10 +284,13 @@ class PredictionPreview(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every:
             return
-        from IPython.display import clear_output, display
+        from IPython.display import display
 
         fig = self.figure(epoch + 1)
-        clear_output(wait=True)  # replace the previous epoch's figure instead of stacking them
-        display(fig)
+        # One figure, updated in place: Keras' epoch lines above it stay readable.
+        if self.handle is None:
+            self.handle = display(fig, display_id=True)
+        else:
+            self.handle.update(fig)
         plt.close(fig)
         self.shown_epochs.append(epoch + 1)

@@ -43,11 +43,11 @@ def start(weights: bool = False, quiet: bool = False, **overrides) -> tuple[Sett
     from .download import ensure_imagenet_weights, ensure_prepared
 
     settings = load_settings(**overrides)
-    spec = get_spec(settings.dataset)
+    spec = get_spec(settings.prepared_dataset)
     ensure_prepared(spec.name)
     if weights:
         # offline copies when a mirror is set; otherwise Keras downloads them
         ensure_imagenet_weights()
     if not quiet:
-        print(settings.describe())
+        print(settings.describe())  # one line; print(settings) lists every value
     return settings, spec

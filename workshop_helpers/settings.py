@@ -21,6 +21,14 @@ def default_checkpoint_dir() -> Path:
     return Path(env) if env else Path(__file__).resolve().parent.parent / "checkpoints"
 
 
+DATASET_TITLES = {"voc": "VOC", "camvid": "CamVid"}
+
+
+def _rate(value: float) -> str:
+    """1e-3 rather than 0.001: learning rates as papers write them."""
+    return f"{value:.1e}".replace(".0e", "e").replace("e-0", "e-").replace("e+00", "")
+
+
 def _help(text: str, **checks) -> dict:
     return {"help": text, **checks}
 
@@ -30,7 +38,13 @@ class Settings:
     """What the training notebooks and `python -m workshop_helpers train` run."""
 
     preset: str = field(default="full", metadata=_help("full, fast or cpu (see PRESETS)"))
-    dataset: str = field(default="voc", metadata=_help("voc or camvid"))
+    dataset: str = field(
+        default="voc", metadata=_help("voc, camvid or the name of a dataset prepared from your "
+                                      "own folder (`prepare folder SOURCE --name NAME`)"))
+    voc_subset: str = field(
+        default="all",
+        metadata=_help("VOC's images: all 1,607 with one of the five classes, or the original "
+                       "notebook's 991 where they cover at least 10 % (prepared as voc_original)"))
     epochs: int = field(default=20, metadata=_help("passes over the training images", minimum=1))
     batch_size: int = field(default=4, metadata=_help("images per training step", minimum=1))
     learning_rate: float = field(
@@ -91,14 +105,43 @@ class Settings:
     def fast(self) -> bool:
         return self.preset == "fast"
 
-    def describe(self) -> str:
-        """One `name: value` line per setting."""
-        return "\n".join(f"{key:>26}: {value}" for key, value in asdict(self).items())
+    def describe(self, all: bool = False) -> str:
+        """What this run trains, in one line; with all=True, one `name: value` line per setting."""
+        if all:
+            return "\n".join(f"{key:>26}: {value}" for key, value in asdict(self).items())
+        images = f"{self.max_train_images} images" if self.max_train_images else "all images"
+        rate = f"Adam {_rate(self.learning_rate)}" + (", cosine decay" if self.cosine_decay else "")
+        if self.freeze_pretrained_encoder:
+            encoder = "frozen ImageNet encoder"
+            if self.fine_tune_epochs:
+                encoder += (f", then fine-tuned {self.fine_tune_epochs} epochs at "
+                            f"{_rate(self.fine_tune_learning_rate)}")
+        else:
+            encoder = "ImageNet encoder fine-tuned"
+        parts = [f"{self.preset} preset", DATASET_TITLES.get(self.dataset, self.dataset),
+                 f"{self.epochs} epochs on {images}", f"batch {self.batch_size}"]
+        if self.crop_size != 224:
+            parts.append(f"{self.crop_size}² crops")
+        parts += [rate, encoder]
+        if self.models != "train":
+            parts.append("models trained beforehand")
+        return " · ".join(parts)
+
+    def __str__(self) -> str:
+        return self.describe(all=True)
+
+    @property
+    def prepared_dataset(self) -> str:
+        """The prepared dataset these settings train on: voc, voc_original or camvid."""
+        from .datasets import voc_dataset_name
+
+        return voc_dataset_name(self.dataset, self.voc_subset)
 
     def checkpoint(self, kind: str, directory: str | Path | None = None) -> Path:
         """Checkpoint of the 'scratch' or 'pretrained' model; short presets keep full ones."""
         suffix = "" if self.preset == "full" else f"_{self.preset}"
-        return Path(directory or default_checkpoint_dir()) / f"{self.dataset}_{kind}{suffix}.keras"
+        name = f"{self.prepared_dataset}_{kind}{suffix}.keras"  # each VOC subset its own
+        return Path(directory or default_checkpoint_dir()) / name
 
     def training_fields(self) -> dict:
         """The settings that decide what a trained model is (not how it is obtained or shown)."""
@@ -131,6 +174,7 @@ PRESETS = {"full": FULL, "fast": FAST, "cpu": CPU}
 CHOICES = {
     "preset": tuple(PRESETS),
     "dataset": ("voc", "camvid"),
+    "voc_subset": ("all", "original"),  # datasets.VOC_SUBSETS
     "models": MODEL_SOURCES,
     "pretrained_batchnorm": PRETRAINED_BATCHNORM,
 }
@@ -189,7 +233,9 @@ def parse_value(name: str, raw, source: str | None = None):
         if kind == "float" and (isinstance(value, bool) or not isinstance(value, (int, float))):
             raise SettingsError(f"{label} must be a number, not {raw!r}.")
         value = float(value) if kind == "float" else value
-    if name in CHOICES and value not in CHOICES[name]:
+    if name == "dataset" and value not in CHOICES[name]:
+        value = _folder_dataset(value, label)
+    elif name in CHOICES and value not in CHOICES[name]:
         raise SettingsError(f"{label} must be one of {', '.join(CHOICES[name])}, not {raw!r}.")
     if "minimum" in checks and value < checks["minimum"]:
         raise SettingsError(f"{label} must be at least {checks['minimum']}, not {raw!r}.")
@@ -200,6 +246,19 @@ def parse_value(name: str, raw, source: str | None = None):
     if "multiple_of" in checks and value % checks["multiple_of"]:
         raise SettingsError(f"{label} must be divisible by {checks['multiple_of']}, not {raw!r}.")
     return value
+
+
+def _folder_dataset(value: str, label: str) -> str:
+    """A dataset prepared from your own folder (data/NAME/dataset.json), else a SettingsError."""
+    from .folders import prepared_folder_datasets
+
+    prepared = prepared_folder_datasets()
+    if value in prepared:
+        return value
+    listed = f" (prepared here: {', '.join(prepared)})" if prepared else ""
+    raise SettingsError(
+        f"{label} must be voc, camvid or a dataset prepared with `python -m workshop_helpers "
+        f"prepare folder SOURCE --name NAME`{listed}, not {value!r}.")
 
 
 def load_settings(environ=None, labels: dict | None = None, **overrides) -> Settings:
@@ -237,7 +296,7 @@ def add_arguments(parser) -> None:
     """One CLI flag per setting (`--batch-size`, ...), each defaulting to the preset's value."""
     for spec in fields(Settings):
         flag = "--" + spec.name.replace("_", "-")
-        if spec.name in CHOICES:
+        if spec.name in CHOICES and spec.name != "dataset":  # a folder dataset's name works too
             parser.add_argument(flag, choices=CHOICES[spec.name], help=spec.metadata["help"])
         else:
             parser.add_argument(flag, help=f"{spec.metadata['help']} (default: the preset's)")

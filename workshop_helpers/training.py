@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import zipfile
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 
 import keras
@@ -21,47 +21,59 @@ class CheckpointError(ValueError):
     """A checkpoint is missing or damaged; the message says what to do."""
 
 
+def training_metrics(num_classes: int) -> list:
+    """The metrics Keras reports during fit: pixel accuracy and mean IoU, void ignored."""
+    return [MaskedPixelAccuracy(), mean_iou_metric(num_classes)]
+
+
 def compile_model(model: keras.Model, num_classes: int, learning_rate=1e-4) -> keras.Model:
     """Compile with Adam (a rate or a schedule), the masked loss, pixel accuracy and mean IoU."""
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
-        loss=masked_loss,
-        metrics=[MaskedPixelAccuracy(), mean_iou_metric(num_classes)],
-    )
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=masked_loss,
+                  metrics=training_metrics(num_classes))
+    return model
+
+
+def set_batchnorm_momentum(model: keras.Model, momentum: float | None) -> keras.Model:
+    """Give every BatchNorm layer this momentum; None keeps MobileNetV2's own (0.999)."""
+    if momentum is not None:
+        for layer in batchnorm_layers(model):
+            layer.momentum = momentum
+    return model
+
+
+def keep_batchnorm_statistics(model: keras.Model) -> keras.Model:
+    """Freeze the encoder's BatchNorm layers: they run in inference mode with ImageNet's statistics.
+
+    The Keras transfer-learning guide's advice: the convolutions around them may still fine-tune.
+    """
+    encoder = {id(layer) for layer in encoder_layers(model)}
+    for layer in batchnorm_layers(model):
+        if id(layer) in encoder:
+            layer.trainable = False
     return model
 
 
 def configure_batchnorm(model: keras.Model, settings: Settings, pretrained: bool) -> keras.Model:
     """Apply the settings' BatchNorm handling: keep ImageNet statistics, or set a momentum."""
     if pretrained and settings.pretrained_batchnorm == "inference":
-        # A non-trainable BatchNorm layer runs in inference mode in Keras 3: ImageNet's statistics
-        # stay put
-        # while the convolutions around them fine-tune (the Keras transfer-learning guide's advice).
-        encoder = set(id(layer) for layer in encoder_layers(model))
-        for layer in batchnorm_layers(model):
-            if id(layer) in encoder:
-                layer.trainable = False
-    if settings.batchnorm_momentum is not None:
-        # Keras' 0.99 lets the moving statistics lag behind weights that change fast (see notebook
-        # 4).
-        for layer in batchnorm_layers(model):
-            layer.momentum = settings.batchnorm_momentum
-    return model
+        keep_batchnorm_statistics(model)
+    return set_batchnorm_momentum(model, settings.batchnorm_momentum)
 
 
-def build_for_training(settings: Settings, pretrained: bool, steps_per_epoch: int) -> keras.Model:
-    """The compiled network the settings describe, ready for fit()."""
-    spec = get_spec(settings.dataset)
-    model = build_model(spec.num_classes, pretrained=pretrained, input_size=settings.crop_size)
-    if pretrained and settings.freeze_pretrained_encoder:
-        freeze_encoder(model)
-    configure_batchnorm(model, settings, pretrained)
-    learning_rate = settings.learning_rate
+def learning_rate_for(settings: Settings, steps_per_epoch: int):
+    """The settings' learning rate, or its cosine decay to 0 over the training steps."""
     if settings.cosine_decay:
-        learning_rate = keras.optimizers.schedules.CosineDecay(
-            learning_rate, decay_steps=settings.epochs * steps_per_epoch
-        )
-    return compile_model(model, spec.num_classes, learning_rate)
+        return keras.optimizers.schedules.CosineDecay(
+            settings.learning_rate, decay_steps=settings.epochs * steps_per_epoch)
+    return settings.learning_rate
+
+
+def fine_tune_epochs(settings: Settings, pretrained: bool) -> int:
+    """How many of the epochs fine-tune the whole pretrained network at the end (0 for scratch)."""
+    epochs = settings.fine_tune_epochs if pretrained else 0
+    if epochs > settings.epochs:
+        raise ValueError(f"fine_tune_epochs ({epochs}) cannot exceed epochs ({settings.epochs}).")
+    return epochs
 
 
 def train(
@@ -73,65 +85,44 @@ def train(
     callbacks=(),
     verbose: int | str = "auto",
 ) -> tuple[keras.Model, dict]:
-    """Train the scratch or pretrained model of the settings; save checkpoint and history if asked.
+    """Train as notebooks 4 (scratch) and 5 (pretrained) do; save checkpoint and history if asked.
 
     `data` is ((train images, train masks), (val images, val masks)); default: the prepared splits.
     """
-    spec = get_spec(settings.dataset)
-    keras.utils.set_random_seed(settings.seed)
+    spec = get_spec(settings.prepared_dataset)
     if data is None:
         data = (
             load_split(spec.name, "train", data_dir, limit=settings.max_train_images),
             load_split(spec.name, "val", data_dir),
         )
-    (train_x, train_y), (val_x, val_y) = data
-    batches = SegmentationGenerator(
-        train_x,
-        train_y,
-        settings.batch_size,
-        augment=True,
-        seed=settings.seed,
-        crop_size=settings.crop_size,
-    )
-    validation = SegmentationGenerator(val_x, val_y, 8, augment=False, crop_size=settings.crop_size)
-    fine_tune = (
-        settings.fine_tune_epochs if pretrained and settings.freeze_pretrained_encoder else 0
-    )
-    if fine_tune > settings.epochs:
-        raise ValueError(
-            f"fine_tune_epochs ({fine_tune}) cannot exceed epochs ({settings.epochs})."
-        )
-    model = build_for_training(settings, pretrained, len(batches))
-    history = {}
-    if settings.epochs > fine_tune:
-        with quiet_stderr():  # TensorFlow logs CPU details as errors at the first step
-            fitted = model.fit(
-                batches,
-                validation_data=validation,
-                epochs=settings.epochs - fine_tune,
-                verbose=verbose,
-                callbacks=list(callbacks),
-            )
-        history = {k: list(vs) for k, vs in fitted.history.items()}
+    (train_images, train_masks), (val_images, val_masks) = data
+    train_batches = SegmentationGenerator(train_images, train_masks, settings.batch_size,
+                                          augment=True, seed=settings.seed,
+                                          crop_size=settings.crop_size)
+    val_batches = SegmentationGenerator(val_images, val_masks, settings.batch_size, augment=False,
+                                        crop_size=settings.crop_size)
+    fine_tune = fine_tune_epochs(settings, pretrained)
+    keras.utils.set_random_seed(settings.seed)
+    model = build_model(spec.num_classes, pretrained=pretrained, input_size=settings.crop_size)
+    if pretrained and settings.freeze_pretrained_encoder:
+        freeze_encoder(model)
+    configure_batchnorm(model, settings, pretrained)
+    compile_model(model, spec.num_classes, learning_rate_for(settings, len(train_batches)))
+    with quiet_stderr():  # TensorFlow logs CPU details as errors at the first step
+        history = model.fit(train_batches, validation_data=val_batches,
+                            epochs=settings.epochs - fine_tune, callbacks=list(callbacks),
+                            verbose=verbose).history
     if fine_tune:
-        # The Keras guide's second step: unfreeze the encoder at a low learning rate; its BatchNorm
-        # layers stay frozen, so they keep running in inference mode with ImageNet's statistics.
+        # The Keras guide's second step: everything trains at a low rate, while the encoder's
+        # BatchNorm layers keep running in inference mode with ImageNet's statistics.
         freeze_encoder(model, frozen=False)
-        configure_batchnorm(model, replace(settings, pretrained_batchnorm="inference"), pretrained)
-        compile_model(
-            model, get_spec(settings.dataset).num_classes, settings.fine_tune_learning_rate
-        )
-        with quiet_stderr():  # TensorFlow logs CPU details as errors at the first step
-            fitted = model.fit(
-                batches,
-                validation_data=validation,
-                initial_epoch=settings.epochs - fine_tune,
-                epochs=settings.epochs,
-                verbose=verbose,
-                callbacks=list(callbacks),
-            )
-        for key, values in fitted.history.items():
-            history.setdefault(key, []).extend(values)
+        keep_batchnorm_statistics(model)
+        compile_model(model, spec.num_classes, settings.fine_tune_learning_rate)
+        with quiet_stderr():
+            fine_tuned = model.fit(train_batches, validation_data=val_batches,
+                                   initial_epoch=len(history["loss"]), epochs=settings.epochs,
+                                   callbacks=list(callbacks), verbose=verbose).history
+        history = {key: history[key] + fine_tuned[key] for key in history}
     history = {k: [float(v) for v in vs] for k, vs in history.items()}
     if checkpoint is not None:
         save_checkpoint(model, history, settings, checkpoint)
@@ -164,22 +155,22 @@ def load_history(path: str | Path) -> tuple[dict, dict | None]:
 
 def load_checkpoint(path: str | Path) -> keras.Model:
     """Load a .keras checkpoint in safe mode; a missing or damaged file raises CheckpointError."""
-    path = Path(path)
+    path, shown = Path(path), display_path(path)
     if not path.exists():
         raise CheckpointError(
-            f"No checkpoint at {path}. Train one with `python -m workshop_helpers train` "
-            "or download the published ones with `python -m workshop_helpers "
+            f"No checkpoint at {shown}. Train one with `python -m workshop_helpers train`, "
+            "or fetch the ones your instructor published with `python -m workshop_helpers "
             "fetch-checkpoints`."
         )
     if not zipfile.is_zipfile(path):
         raise CheckpointError(
-            f"{path} is damaged (not a .keras archive): delete it and train or fetch it again."
+            f"{shown} is damaged (not a .keras archive): delete it and train or fetch it again."
         )
     try:
         return keras.saving.load_model(path, safe_mode=True)
     except Exception as err:  # Keras raises many kinds for a truncated or foreign archive
         raise CheckpointError(
-            f"{path} is damaged ({err.__class__.__name__}: {str(err)[:120]}): delete it "
+            f"{shown} is damaged ({err.__class__.__name__}: {str(err)[:120]}): delete it "
             "and train or fetch it again."
         ) from err
 
@@ -203,6 +194,31 @@ def trained_with(checkpoint: str | Path, settings: Settings) -> bool:
     )
 
 
+def load_trained_beforehand(settings: Settings, kind: str, checkpoint_dir=None):
+    """The 'scratch' or 'pretrained' model trained beforehand, and its history.
+
+    With settings.models == "download", the published checkpoints are fetched first.
+    """
+    checkpoint = settings.checkpoint(kind, checkpoint_dir)
+    if settings.models == "download" and not checkpoint.exists():
+        from .checkpoints import fetch_checkpoints
+
+        fetch_checkpoints(
+            dataset=settings.prepared_dataset, preset=settings.preset, directory=checkpoint.parent
+        )
+    print(f"Loading the {kind} model trained beforehand ({display_path(checkpoint)})")
+    return load_trained(checkpoint)
+
+
+def display_path(path: str | Path) -> str:
+    """A path relative to the repository (or the working folder) when it lies inside it."""
+    path = Path(path).resolve()
+    for root in (Path(__file__).resolve().parent.parent, Path.cwd()):
+        if path.is_relative_to(root):
+            return str(path.relative_to(root))
+    return str(path)
+
+
 def get_trained_model(
     settings: Settings,
     pretrained: bool,
@@ -211,20 +227,14 @@ def get_trained_model(
     checkpoint_dir=None,
     data_dir=None,
 ) -> tuple[keras.Model, dict]:
-    """The one way to a trained model: train it, reuse one of the same settings, or load one.
+    """The CLI's way to a trained model: train it, reuse one of the same settings, or load one.
 
     settings.models == "checkpoint" loads the checkpoint trained beforehand, "download" fetches the
     published one first (`fetch-checkpoints`); "train" trains and saves one, or, with `reuse`, loads
     a checkpoint trained with exactly these settings when there is one.
     """
-    checkpoint = settings.checkpoint("pretrained" if pretrained else "scratch", checkpoint_dir)
-    if settings.models == "download" and not checkpoint.exists():
-        from .checkpoints import fetch_checkpoints
-
-        fetch_checkpoints(
-            dataset=settings.dataset, preset=settings.preset, directory=checkpoint.parent
-        )
+    kind = "pretrained" if pretrained else "scratch"
+    checkpoint = settings.checkpoint(kind, checkpoint_dir)
     if settings.models != "train" or (reuse and trained_with(checkpoint, settings)):
-        print(f"Loading {checkpoint}")
-        return load_trained(checkpoint)
+        return load_trained_beforehand(settings, kind, checkpoint_dir)
     return train(settings, pretrained, checkpoint, data_dir=data_dir, callbacks=callbacks)
