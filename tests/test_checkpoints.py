@@ -1,5 +1,6 @@
 import hashlib
 import json
+from dataclasses import asdict, replace
 
 import numpy as np
 import pytest
@@ -12,11 +13,13 @@ from workshop_helpers.checkpoints import (
     ChecksumError,
     CheckpointConflict,
     checkpoints_url,
+    describe_checkpoint,
     fetch_checkpoints,
     pack_checkpoints,
     read_manifest,
 )
 from workshop_helpers.cli import main
+from workshop_helpers.settings import FAST
 
 from .local_server import dropping_once, send_bytes, serve
 
@@ -148,6 +151,33 @@ def test_fetch_downloads_the_chosen_checkpoints_and_histories(release, tmp_path)
     for name, original in originals.items():
         assert (target / name).read_bytes() == original.read_bytes()
         assert (target / name).with_suffix(".history.json").exists()
+
+
+def test_each_voc_subset_publishes_and_fetches_its_own_checkpoints(tmp_path):
+    trained = tmp_path / "trained"
+    trained.mkdir()
+    paths = []
+    for subset in ("all", "original"):
+        settings = replace(FAST, voc_subset=subset)
+        path = settings.checkpoint("pretrained", trained)
+        path.write_bytes(subset.encode())
+        record = {"settings": asdict(settings), "history": {"loss": [1.0]}}
+        path.with_suffix(".history.json").write_text(json.dumps(record))
+        paths.append(path)
+    named = trained / "voc_original_scratch.keras"  # no history: its name says it
+    named.write_bytes(b"n")
+    assert describe_checkpoint(named) == {"dataset": "voc_original", "kind": "scratch",
+                                          "preset": "full"}
+    manifest = json.loads(pack_checkpoints([*paths, named], tmp_path / "release",
+                                           evaluate=False).read_text())
+    assert {e["file"]: e["dataset"] for e in manifest["checkpoints"]} == {
+        "voc_pretrained_fast.keras": "voc", "voc_original_pretrained_fast.keras": "voc_original",
+        "voc_original_scratch.keras": "voc_original"}
+    with serve(_routes(tmp_path / "release")) as (base, _):
+        fetched = fetch_checkpoints(f"{base}/release/", dataset="voc_original", preset="fast",
+                                    directory=tmp_path / "fetched", progress=False)
+    assert sorted(p.name for p in fetched) == ["voc_original_pretrained_fast.history.json",
+                                               "voc_original_pretrained_fast.keras"]
 
 
 def test_fetch_refuses_a_file_whose_hash_does_not_match_and_deletes_it(release, tmp_path):

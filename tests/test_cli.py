@@ -1,13 +1,15 @@
 import json
 import os
+import re
 
 import pytest
 
 from workshop_helpers import build_model
 from workshop_helpers.cli import main
+from workshop_helpers.datasets import read_ids
 
 from .conftest import needs_mirror
-from .test_datasets import fake_camvid
+from .test_datasets import REPO_DATA, fake_camvid
 
 
 def test_missing_data_is_one_clear_line(tmp_path, capsys):
@@ -58,6 +60,27 @@ def test_partial_voc_needs_the_flag(mirror, tmp_path, capsys):
     assert "--allow-partial" in capsys.readouterr().err
     assert main(["prepare", "camvid", "--allow-partial", "--data-dir", str(tmp_path)]) == 1
     assert "apply to voc only" in capsys.readouterr().err
+
+
+@needs_mirror
+def test_prepare_voc_subset_by_flag_or_variable(mirror, tmp_path, monkeypatch, capsys):
+    photos = {p.stem for p in (mirror / "voc2012-photos" / "JPEGImages").glob("*.jpg")}
+    present = len(photos & set(read_ids(REPO_DATA / "voc_original" / "ids.txt")))
+    args = ["prepare", "voc", "--mirror", str(mirror), "--data-dir", str(tmp_path)]
+    wanted = (f"error: {991 - present:,} of 991 VOC photos are missing .* `python -m "
+              "workshop_helpers prepare voc --subset original` with internet")
+    assert main([*args, "--subset", "original"]) == 1
+    assert re.search(wanted, capsys.readouterr().err)
+    monkeypatch.setenv("WORKSHOP_VOC_SUBSET", "original")
+    assert main(args) == 1
+    assert re.search(wanted, capsys.readouterr().err)
+    monkeypatch.setenv("WORKSHOP_VOC_SUBSET", "most")
+    assert main(args) == 1
+    assert capsys.readouterr().err == (
+        "error: WORKSHOP_VOC_SUBSET must be one of all, original, not 'most'.\n")
+    assert main(["prepare", "camvid", "--subset", "original", "--data-dir", str(tmp_path)]) == 1
+    assert "--subset applies to `prepare voc` only, not camvid." in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
 
 
 @needs_mirror

@@ -6,8 +6,9 @@ from PIL import Image
 
 from workshop_helpers import (DataNotFoundError, load_split, prepare_camvid, prepare_voc,
                               voc_subset_ids)
-from workshop_helpers.datasets import (CAMVID, VOC, camvid_lookup_table, prepared_splits, read_ids,
-                                       resize_mask, split_ids, voc_lookup_table)
+from workshop_helpers.datasets import (CAMVID, VOC, VOC_KEPT_CLASSES, camvid_lookup_table,
+                                       describe_voc_subset, get_spec, prepared_splits, read_ids,
+                                       resize_mask, split_ids, voc_dataset_name, voc_lookup_table)
 
 from .conftest import needs_mirror
 
@@ -45,6 +46,73 @@ def test_nearest_resize_keeps_only_existing_labels(rng):
 def test_voc_subset_on_the_official_masks_has_1607_ids(mirror):
     ids = voc_subset_ids(mirror / "voc2012-masks" / "SegmentationClass")
     assert len(ids) == 1607 and ids == sorted(ids)
+
+
+def _mask_file(folder, name, mask):
+    folder.mkdir(exist_ok=True)
+    Image.fromarray(np.asarray(mask, np.uint8), mode="L").save(folder / f"{name}.png")
+
+
+def test_original_subset_needs_ten_percent_of_the_resized_mask_void_counted(tmp_path):
+    folder = tmp_path / "masks"
+    for name, cats in (("at_10_percent", 6554), ("just_under", 6553), ("one_pixel", 1)):
+        mask = np.zeros(256 * 256, np.uint8)
+        mask[:cats] = 8
+        _mask_file(folder, name, mask.reshape(256, 256))
+    # 9 % cat and 80 % void: over the labelled pixels alone it would be 45 %.
+    void = np.full(256 * 256, 255, np.uint8)
+    void[:5898], void[5898:13107] = 8, 0
+    _mask_file(folder, "mostly_void", void.reshape(256, 256))
+    # Cats on the even rows of a 512x512 mask: half of it, but nearest neighbour keeps odd rows.
+    rows = np.zeros((512, 512), np.uint8)
+    rows[::2] = 12
+    assert not (resize_mask(rows) == 12).any()
+    _mask_file(folder, "lost_in_resizing", rows)
+    assert voc_subset_ids(folder, "original") == ["at_10_percent"]
+    assert voc_subset_ids(folder) == sorted(["at_10_percent", "just_under", "lost_in_resizing",
+                                             "mostly_void", "one_pixel"])
+    with pytest.raises(ValueError, match="^Unknown VOC subset 'tiny'; choose one of all, original"):
+        voc_subset_ids(folder, "tiny")
+
+
+def test_each_voc_subset_is_its_own_dataset_with_vocs_classes():
+    assert (voc_dataset_name("voc"), voc_dataset_name("voc", "original")) == ("voc", "voc_original")
+    assert voc_dataset_name("camvid", "original") == "camvid"  # the subset is VOC's only
+    original = get_spec("voc_original")
+    assert original.class_names == VOC.class_names and original.palette == VOC.palette
+
+
+def test_notebook_2s_sentence_names_this_runs_subset_first_with_the_tracked_counts():
+    counts = {name: [f"{len(read_ids(REPO_DATA / name / f'{split}.txt')):,} {word}"
+                     for split, word in (("ids", "images"), ("train", "training"),
+                                         ("val", "validation"))]
+              for name in ("voc", "voc_original")}
+    assert counts["voc_original"] == ["991 images", "792 training", "199 validation"]
+    for subset, other in (("all", "original"), ("original", "all")):
+        sentence = describe_voc_subset(subset)
+        assert sentence.startswith(f'This run uses voc_subset="{subset}"')
+        assert f'"{other}" keeps' in sentence and "10 %" in sentence
+        for count in counts["voc"] + counts["voc_original"][1:]:
+            assert count in sentence
+    with pytest.raises(ValueError, match="choose one of all, original"):
+        describe_voc_subset("991")
+
+
+@needs_mirror
+def test_the_original_subset_is_recomputed_from_the_masks_as_991(mirror):
+    masks = mirror / "voc2012-masks" / "SegmentationClass"
+    kept = list(VOC_KEPT_CLASSES[1:])
+    # Recomputed here from the rule, not by the package: >= 10 % of the 256x256 nearest mask.
+    recomputed = [i for i in read_ids(REPO_DATA / "voc" / "ids.txt")
+                  if np.isin(resize_mask(np.asarray(Image.open(masks / f"{i}.png"))),
+                             kept).mean() >= 0.1]
+    train, val = split_ids(recomputed)
+    assert (len(recomputed), len(train), len(val)) == (991, 792, 199)
+    assert voc_subset_ids(masks, "original") == recomputed
+    # The issue's boundary cases: 0.09999 of the full-size mask is in, 0.09915 is not.
+    assert "2009_001299" in recomputed and "2009_000457" not in recomputed
+    for name, listed in (("ids", recomputed), ("train", train), ("val", val)):
+        assert read_ids(REPO_DATA / "voc_original" / f"{name}.txt") == listed
 
 
 def _fake_voc(mirror, root, count=12):

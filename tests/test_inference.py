@@ -34,9 +34,24 @@ def test_flip_tta_is_mirror_symmetric(scratch_model, rng):
     )
 
 
-def test_seed_windows_cover_256_with_121_positions():
+def test_seed_windows_are_the_original_notebooks_144_positions():
     offsets = window_offsets()
-    assert offsets[0] == 0 and offsets[-1] == 30 and len(offsets) ** 2 == 121
+    assert offsets == list(np.minimum(range(0, 35, 3), 32)) and len(offsets) ** 2 == 144
+    covered = np.zeros(256, bool)
+    for offset in offsets:
+        covered[offset : offset + 224] = True
+    assert covered.all()
+    assert window_offsets(100, 64, 16) == [0, 16, 32, 36] and window_offsets(64, 64) == [0]
+    with pytest.raises(ValueError, match="larger"):
+        window_offsets(200, 224)
+
+
+def test_sliding_windows_cover_every_pixel_without_nan(scratch_model, rng):
+    image = rng.integers(0, 256, (256, 256, 3), dtype=np.uint8)
+    # Windows of 64 at step 40 stop at 160 unclipped, leaving the last 32 rows and columns bare.
+    probabilities = sliding_window_predict(scratch_model, image, window=64, step=40)
+    assert probabilities.shape == (256, 256, 6) and not np.isnan(probabilities).any()
+    np.testing.assert_allclose(probabilities.sum(-1), 1.0, atol=1e-4)
 
 
 def test_sliding_window_returns_normalised_probabilities(scratch_model, rng):

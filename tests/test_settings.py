@@ -1,8 +1,13 @@
 import argparse
+import dataclasses
+from dataclasses import replace
 
 import pytest
 
+from workshop_helpers.datasets import VOC_SUBSETS
+
 from workshop_helpers.settings import (
+    CHOICES,
     CPU,
     FAST,
     FULL,
@@ -63,6 +68,11 @@ def test_preset_then_environment_then_overrides():
             "WORKSHOP_MODELS must be one of train, checkpoint, download, not 'cloud'.",
         ),
         ("WORKSHOP_FAST", "maybe", "WORKSHOP_FAST must be 1 or 0, not 'maybe'."),
+        (
+            "WORKSHOP_VOC_SUBSET",
+            "tiny",
+            "WORKSHOP_VOC_SUBSET must be one of all, original, not 'tiny'.",
+        ),
     ],
 )
 def test_bad_values_are_refused_in_one_line_naming_the_variable(variable, value, message):
@@ -102,3 +112,57 @@ def test_short_checkpoints_never_overwrite_full_ones(tmp_path, monkeypatch):
     assert FULL.checkpoint("scratch") == tmp_path / "voc_scratch.keras"
     assert FAST.checkpoint("scratch") == tmp_path / "voc_scratch_fast.keras"
     assert "models" not in FAST.training_fields() and "epochs" in FAST.training_fields()
+
+
+def test_the_voc_subset_is_a_setting_with_its_variable_and_flag():
+    assert (FULL.voc_subset, FULL.prepared_dataset) == ("all", "voc")
+    assert set(CHOICES["voc_subset"]) == set(VOC_SUBSETS)
+    original = load_settings({"WORKSHOP_VOC_SUBSET": "Original", "WORKSHOP_FAST": "1"})
+    assert (original.voc_subset, original.prepared_dataset, original.fast) == (
+        "original", "voc_original", True)
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    flagged = from_arguments(parser.parse_args(["--voc-subset", "original"]), environ={})
+    assert flagged.prepared_dataset == "voc_original"
+    assert from_arguments(parser.parse_args(["--voc-subset", "all"]),
+                          environ={"WORKSHOP_VOC_SUBSET": "original"}).prepared_dataset == "voc"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--voc-subset", "tiny"])
+    camvid = load_settings({"WORKSHOP_VOC_SUBSET": "original", "WORKSHOP_DATASET": "camvid"})
+    assert camvid.prepared_dataset == "camvid"
+
+
+def test_the_subsets_checkpoints_never_collide(tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKSHOP_CHECKPOINTS", str(tmp_path))
+    original = replace(FAST, voc_subset="original")
+    assert original.checkpoint("scratch") == tmp_path / "voc_original_scratch_fast.keras"
+    names = {settings.checkpoint(kind) for settings in (FULL, FAST, CPU, original,
+                                                          replace(FULL, voc_subset="original"))
+             for kind in ("scratch", "pretrained")}
+    assert len(names) == 10
+    assert original.training_fields()["voc_subset"] == "original"  # reuse needs the same subset
+
+
+def test_notebooks_get_the_subsets_own_dataset(tmp_path, monkeypatch):
+    from workshop_helpers.session import start
+
+    monkeypatch.setenv("WORKSHOP_DATA_DIR", str(tmp_path))
+    (tmp_path / "voc_original").mkdir()
+    (tmp_path / "voc_original" / ".complete").write_text("ok\n")  # prepared: nothing to do
+    settings, spec = start(voc_subset="original", quiet=True)
+    assert (settings.dataset, spec.name) == ("voc", "voc_original")
+
+
+def test_the_settings_fit_one_line_and_list_every_value_on_demand():
+    fast = load_settings({}, preset="fast")
+    assert fast.describe() == ("fast preset · VOC · 2 epochs on 144 images · batch 4 · Adam 1e-3 · "
+                               "frozen ImageNet encoder")
+    cpu = load_settings({}, preset="cpu", dataset="camvid", models="checkpoint")
+    assert "\n" not in cpu.describe() and "CamVid" in cpu.describe()
+    assert "160² crops" in cpu.describe() and "cosine decay" in cpu.describe()
+    assert cpu.describe().endswith("models trained beforehand")
+    assert "ImageNet encoder fine-tuned" in load_settings({}).describe()
+    every = str(fast).splitlines()
+    assert every == fast.describe(all=True).splitlines()
+    assert len(every) == len(dataclasses.fields(fast))
+    assert "fine_tune_learning_rate: 0.0001" in str(fast)

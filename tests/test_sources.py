@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from workshop_helpers import DataNotFoundError
-from workshop_helpers.datasets import is_partial, prepared_splits, read_ids
+from workshop_helpers.datasets import is_partial, load_split, prepared_splits, read_ids
 from workshop_helpers.download import keras_cache_dir
 from workshop_helpers.sources import (CAMVID_SOURCE, MOBILENET_WEIGHTS, VOC_SOURCE, ensure_prepared,
                                       fetch, prepare, prime_keras_cache)
@@ -114,10 +114,10 @@ def test_a_folder_that_is_not_the_dataset_is_named(tmp_path):
         prepare("camvid", tmp_path / "data", folder=tmp_path)
 
 
-def _mirror_photo_counts(mirror):
+def _mirror_photo_counts(mirror, dataset="voc"):
     """What the mirror holds, counted from its files and the tracked split lists."""
     photos = {p.stem for p in (mirror / "voc2012-photos" / "JPEGImages").glob("*.jpg")}
-    lists = {split: read_ids(DATA / "voc" / f"{split}.txt") for split in ("ids", "train", "val")}
+    lists = {split: read_ids(DATA / dataset / f"{split}.txt") for split in ("ids", "train", "val")}
     present = photos & set(lists["ids"])
     aeroplane = {}
     for split in ("train", "val"):
@@ -128,10 +128,12 @@ def _mirror_photo_counts(mirror):
 
 
 @needs_mirror
-def test_partial_voc_from_the_mirror_keeps_the_split(mirror, tmp_path, capsys):
-    present, lists, aeroplane = _mirror_photo_counts(mirror)
+@pytest.mark.parametrize("dataset", ["voc", "voc_original"])
+def test_partial_voc_from_the_mirror_keeps_the_split(mirror, tmp_path, capsys, dataset):
+    present, lists, aeroplane = _mirror_photo_counts(mirror, dataset)
     train, val = (len(present & set(lists[split])) for split in ("train", "val"))
-    target = prepare("voc", tmp_path, mirror=mirror, allow_partial=True, progress=False)
+    target = prepare(dataset, tmp_path, mirror=mirror, allow_partial=True, progress=False)
+    assert target == tmp_path / dataset and [p.name for p in tmp_path.iterdir()] == [dataset]
     line = capsys.readouterr().out
     assert (f"Partial VOC subset: {len(present):,} of {len(lists['ids']):,} photos "
             f"({train:,} training, {val:,} validation)") in line
@@ -143,6 +145,7 @@ def test_partial_voc_from_the_mirror_keeps_the_split(mirror, tmp_path, capsys):
     prepared = {p.stem for p in (target / "masks").glob("*.png")}
     assert prepared == present
     assert train + val == len(present) and 0 < val < train
+    assert len(load_split(dataset, "val", tmp_path)[0]) == val
 
 
 @needs_mirror

@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 import requests
 
+from .datasets import voc_dataset_name
 from .download import DownloadError, download, file_digests
 from .settings import default_checkpoint_dir
 
@@ -26,7 +27,8 @@ MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = 1
 # The names Settings.checkpoint gives: DATASET_KIND[_PRESET].keras, no suffix for the full preset.
 CHECKPOINT_NAME = re.compile(
-    r"^(?P<dataset>voc|camvid)_(?P<kind>scratch|pretrained)(?:_(?P<preset>fast|cpu))?$"
+    r"^(?P<dataset>voc_original|voc|camvid)_(?P<kind>scratch|pretrained)"
+    r"(?:_(?P<preset>fast|cpu))?$"
 )
 
 
@@ -67,6 +69,9 @@ def describe_checkpoint(checkpoint: str | Path) -> dict:
     if history_file(checkpoint).exists():
         settings = json.loads(history_file(checkpoint).read_text()).get("settings") or {}
         described.update({key: settings[key] for key in ("dataset", "preset") if key in settings})
+        if "dataset" in settings:  # the prepared dataset: voc_original for that VOC subset
+            subset = settings.get("voc_subset", "all")
+            described["dataset"] = voc_dataset_name(settings["dataset"], subset)
     if "dataset" not in described:
         raise ValueError(
             f"Cannot tell the dataset of {checkpoint.name}: name it like voc_pretrained_fast.keras "

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
-from .datasets import DATASETS, DataNotFoundError
-from .settings import add_arguments
+from .datasets import DATASETS, VOC_SUBSETS, DataNotFoundError
+from .settings import Settings, add_arguments, env_name, parse_value
 
 
 def _prepare(args) -> None:
@@ -17,13 +18,20 @@ def _prepare(args) -> None:
     if args.what == "weights":
         print(f"ImageNet weights ready: {sources.ensure_imagenet_weights(args.mirror)}")
         return
-    options = {}
-    if args.what == "voc":
+    options, name = {}, args.what
+    if args.subset and args.what != "voc":
+        raise ValueError(f"--subset applies to `prepare voc` only, not {args.what}.")
+    if args.what in VOC_SUBSETS.values():
         options = {"void_other_classes": args.void_other_classes,
                    "allow_partial": args.allow_partial}
+        if args.what == "voc":
+            # As training does: the flag, else WORKSHOP_VOC_SUBSET, else all.
+            subset = args.subset or parse_value(
+                "voc_subset", os.environ.get(env_name("voc_subset"), Settings.voc_subset))
+            name = VOC_SUBSETS[subset]
     elif args.void_other_classes or args.allow_partial:
         raise ValueError("--void-other-classes and --allow-partial apply to voc only.")
-    target = sources.prepare(args.what, args.data_dir, mirror=args.mirror, folder=args.source,
+    target = sources.prepare(name, args.data_dir, mirror=args.mirror, folder=args.source,
                              **options)
     print(f"Prepared: {target}")
 
@@ -127,6 +135,10 @@ def build_parser() -> argparse.ArgumentParser:
     prepare.add_argument("--allow-partial", action="store_true",
                          help="VOC: prepare the photos that are there when some are missing "
                               "(keeps the split)")
+    prepare.add_argument("--subset", choices=VOC_SUBSETS,
+                         help="VOC: all (1,607 images, default) or original (the original "
+                              "notebook's 991, into data/voc_original); default: "
+                              "$WORKSHOP_VOC_SUBSET, else all")
     prepare.set_defaults(run=_prepare)
 
     train = commands.add_parser("train", help="train a model and save a checkpoint and its history")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +50,8 @@ VOC = DatasetSpec(
              (204, 121, 167)),
     background_index=0,
 )
+# The original notebook's 991 VOC images: the same classes, prepared into their own folder.
+VOC_ORIGINAL = replace(VOC, name="voc_original")
 # Paul Tol's "muted" scheme plus two Okabe-Ito colours for the eleven street classes.
 CAMVID = DatasetSpec(
     name="camvid",
@@ -60,7 +62,12 @@ CAMVID = DatasetSpec(
              (0, 114, 178)),
     splits=("train", "val", "test"),  # test: the 233 images of the published SegNet layout
 )
-DATASETS = {spec.name: spec for spec in (VOC, CAMVID)}
+DATASETS = {spec.name: spec for spec in (VOC, VOC_ORIGINAL, CAMVID)}
+# The VOC subsets (`prepare voc --subset`, WORKSHOP_VOC_SUBSET) and their prepared datasets.
+VOC_SUBSETS = {"all": VOC.name, "original": VOC_ORIGINAL.name}
+# "original": the five classes cover at least 10 % of the mask resized to 256x256 (void counted
+# in the image), which reproduces the original notebook's 991 masks exactly.
+ORIGINAL_MIN_COVER = 0.10
 
 # VOC 2012 indices of the kept classes, in the order of VOC.class_names.
 VOC_KEPT_CLASSES = (0, 1, 7, 8, 12, 15)
@@ -112,24 +119,59 @@ def read_label_png(path: Path) -> np.ndarray:
         return np.asarray(im)
 
 
-def voc_subset_ids(mask_dir: str | Path) -> list[str]:
-    """Sorted ids of the VOC masks that contain at least one kept object class."""
+def voc_dataset_name(dataset: str, voc_subset: str = "all") -> str:
+    """The prepared dataset of a dataset and VOC subset: voc, voc_original, or dataset itself."""
+    if dataset != VOC.name:
+        return dataset  # the subset is VOC's only
+    check_voc_subset(voc_subset)
+    return VOC_SUBSETS[voc_subset]
+
+
+def check_voc_subset(subset: str) -> str:
+    """The subset, if it is one of VOC_SUBSETS."""
+    if subset not in VOC_SUBSETS:
+        raise ValueError(f"Unknown VOC subset {subset!r}; choose one of {', '.join(VOC_SUBSETS)}.")
+    return subset
+
+
+def describe_voc_subset(subset: str) -> str:
+    """One sentence for notebook 2: the VOC subset this run uses, and the other one."""
+    original = ("the original notebook's 991, where the five classes cover at least 10 % of the "
+                "image, so the objects are large enough to learn from (792 training, 199 "
+                "validation)")
+    every = "all 1,607 images with any pixel of the five classes (1,285 training, 322 validation)"
+    if check_voc_subset(subset) == "original":
+        return f'This run uses voc_subset="original", {original}; "all" keeps {every}.'
+    return f'This run uses voc_subset="all", {every}; "original" keeps {original}.'
+
+
+def voc_subset_ids(mask_dir: str | Path, subset: str = "all") -> list[str]:
+    """Sorted ids of a VOC subset's masks: any kept object ("all"), or >= 10 % ("original")."""
+    check_voc_subset(subset)
     mask_dir = Path(mask_dir).resolve()
     if not mask_dir.is_dir():
         raise DataNotFoundError(f"No VOC mask folder {mask_dir}.")
     # Reading 2,913 masks takes seconds; the folder's mtime changes when masks are added or removed.
-    return list(_scan_voc_masks(mask_dir, mask_dir.stat().st_mtime_ns))
+    covers = _scan_voc_masks(mask_dir, mask_dir.stat().st_mtime_ns)
+    least = ORIGINAL_MIN_COVER * PREPARED_SIZE ** 2 if subset == "original" else 1
+    return [image_id for image_id, cover in covers if cover >= least]
 
 
 @functools.lru_cache(maxsize=4)
-def _scan_voc_masks(mask_dir: Path, _mtime_ns: int) -> tuple[str, ...]:
+def _scan_voc_masks(mask_dir: Path, _mtime_ns: int) -> tuple[tuple[str, int], ...]:
+    """(id, kept object pixels of the prepared 256x256 mask) of each mask with a kept object."""
     paths = sorted(mask_dir.glob("*.png"))
     if not paths:
         raise DataNotFoundError(f"No VOC masks (*.png) in {mask_dir}.")
     kept = np.zeros(256, dtype=bool)
     kept[list(VOC_KEPT_CLASSES[1:])] = True
-    return tuple(p.stem for p in tqdm(paths, desc="scanning VOC masks", leave=False)
-                 if kept[np.unique(read_label_png(p))].any())
+    covers = []
+    for path in tqdm(paths, desc="scanning VOC masks", leave=False):
+        mask = read_label_png(path)
+        if kept[np.unique(mask)].any():
+            # max(1, ...): a tiny object lost in resizing still puts its image in "all".
+            covers.append((path.stem, max(1, int(kept[resize_mask(mask)].sum()))))
+    return tuple(covers)
 
 
 def split_ids(ids: list[str], train_fraction: float = 0.8) -> tuple[list[str], list[str]]:
@@ -207,22 +249,23 @@ def _prepare(dataset: str, pairs: dict[str, tuple[Path, Path]], lut: np.ndarray,
 
 def prepare_voc(source: str | Path, data_dir: str | Path | None = None,
                 void_other_classes: bool = False, allow_partial: bool = False,
-                photo_dir: str | Path | None = None) -> Path:
-    """Prepare the five-class VOC subset from a VOC2012 folder (photos from photo_dir if given)."""
+                photo_dir: str | Path | None = None, subset: str = "all") -> Path:
+    """Prepare a five-class VOC subset from a VOC2012 folder (photos from photo_dir if given)."""
     mask_dir, default_photos = voc_folders(source)
     photo_dir = Path(photo_dir) if photo_dir else default_photos
-    ids = voc_subset_ids(mask_dir)
+    ids = voc_subset_ids(mask_dir, subset)
+    command = "prepare voc" + ("" if subset == "all" else f" --subset {subset}")
     missing = [i for i in ids if not (photo_dir / f"{i}.jpg").exists()]
     if len(missing) == len(ids):
         raise DataNotFoundError(
             f"None of the {len(ids):,} VOC photos is in {photo_dir}. Run `python -m "
-            "workshop_helpers prepare voc` with internet access to download the official tar.")
+            f"workshop_helpers {command}` with internet access to download the official tar.")
     if missing and not allow_partial:
         raise DataNotFoundError(
             f"{len(missing):,} of {len(ids):,} VOC photos are missing from {photo_dir} "
             f"(first: {missing[0]}.jpg). Add --allow-partial to prepare the "
             f"{len(ids) - len(missing):,} that are there, or run `python -m workshop_helpers "
-            "prepare voc` with internet access and no mirror to download the official tar.")
+            f"{command}` with internet access and no mirror to download the official tar.")
     # The split is decided on the full subset, so a partial dataset keeps each photo's split.
     train, val = split_ids(ids)
     present = set(ids) - set(missing)
@@ -231,7 +274,7 @@ def prepare_voc(source: str | Path, data_dir: str | Path | None = None,
         print(partial_summary(pairs, len(ids), void_other_classes, {"train": train, "val": val}))
     # The id lists stay those of the full subset (git tracks them); load_split skips absent photos.
     note = f"partial: {len(present)} of {len(ids)} photos\n" if missing else ""
-    return _prepare("voc", pairs, voc_lookup_table(void_other_classes),
+    return _prepare(VOC_SUBSETS[subset], pairs, voc_lookup_table(void_other_classes),
                     {"train": train, "val": val}, data_dir, note=note)
 
 

@@ -136,7 +136,11 @@ def predict_labels(
 
 def window_offsets(size: int = PREDICT_SIZE, window: int = CROP_SIZE, step: int = 3) -> list[int]:
     """Top-left offsets of the original notebook's sliding windows along one axis."""
-    return list(range(0, size - window + 1, step))
+    last = size - window
+    if last < 0:
+        raise ValueError(f"window {window} is larger than the image size {size}.")
+    # The original clipped the last offset to the edge (np.minimum), so every pixel is covered.
+    return sorted({min(offset, last) for offset in range(0, last + step, step)})
 
 
 def sliding_window_predict(

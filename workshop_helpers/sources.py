@@ -7,8 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .datasets import (DONE_MARKER, DataNotFoundError, default_data_dir, get_spec, prepare_camvid,
-                       prepare_voc)
+from .datasets import (DONE_MARKER, VOC_SUBSETS, DataNotFoundError, default_data_dir, get_spec,
+                       prepare_camvid, prepare_voc)
 from .download import copy_file, download, extract, keras_cache_dir
 
 MIRROR_VARIABLE = "WORKSHOP_DATA_MIRROR"
@@ -78,9 +78,9 @@ class Source:
 
 
 def _prepare_voc(found: Located, data_dir, void_other_classes: bool = False,
-                 allow_partial: bool = False) -> Path:
+                 allow_partial: bool = False, subset: str = "all") -> Path:
     return prepare_voc(found.folder, data_dir, void_other_classes=void_other_classes,
-                       allow_partial=allow_partial, photo_dir=found.photos)
+                       allow_partial=allow_partial, photo_dir=found.photos, subset=subset)
 
 
 def _prepare_camvid(found: Located, data_dir) -> Path:
@@ -135,8 +135,9 @@ SOURCES = {source.dataset: source for source in (VOC_SOURCE, CAMVID_SOURCE)}
 
 
 def get_source(dataset: str) -> Source:
-    """The registry entry of a dataset given by name."""
-    return SOURCES[get_spec(dataset).name]
+    """The registry entry of a dataset given by name (every VOC subset has VOC's)."""
+    name = get_spec(dataset).name
+    return VOC_SOURCE if name in VOC_SUBSETS.values() else SOURCES[name]
 
 
 def resolve_mirror(mirror: str | Path | None = None) -> Path | None:
@@ -173,6 +174,10 @@ def prepare(dataset: str, data_dir: str | Path | None = None, mirror: str | Path
             folder: str | Path | None = None, progress: bool = True, **options) -> Path:
     """Prepare a dataset from `folder`, else the mirror, else the internet (options: its rule's)."""
     source = get_source(dataset)
+    if source is VOC_SOURCE:
+        # The dataset's name says its subset: prepare("voc_original") is the 10 % rule's.
+        subsets = {name: subset for subset, name in VOC_SUBSETS.items()}
+        options["subset"] = subsets[get_spec(dataset).name]
     if folder is not None:
         found = source.locate(folder)
         if found is None:
@@ -182,7 +187,7 @@ def prepare(dataset: str, data_dir: str | Path | None = None, mirror: str | Path
         found = fetch(dataset, data_dir, mirror, progress)
     if progress:
         apart = f" (photos in {found.photos})" if found.photos else ""
-        print(f"Preparing {source.dataset} from {found.folder}{apart}")
+        print(f"Preparing {get_spec(dataset).name} from {found.folder}{apart}")
     return source.prepare(found, data_dir, **options)
 
 
