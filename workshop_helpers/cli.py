@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from .datasets import DATASETS, VOC_SUBSETS, DataNotFoundError
+from .folders import data_dir_as_default
 from .settings import Settings, add_arguments, env_name, parse_value
 
 
@@ -18,6 +19,11 @@ def _prepare(args) -> None:
     if args.what == "weights":
         print(f"ImageNet weights ready: {sources.ensure_imagenet_weights(args.mirror)}")
         return
+    if args.what == "folder":
+        _prepare_folder(args)
+        return
+    if args.folder_source or args.name or args.force:
+        raise ValueError("SOURCE, --name and --force apply to `prepare folder` only.")
     options, name = {}, args.what
     if args.subset and args.what != "voc":
         raise ValueError(f"--subset applies to `prepare voc` only, not {args.what}.")
@@ -34,6 +40,16 @@ def _prepare(args) -> None:
     target = sources.prepare(name, args.data_dir, mirror=args.mirror, folder=args.source,
                              **options)
     print(f"Prepared: {target}")
+
+
+def _prepare_folder(args) -> None:
+    from .folders import prepare_folder
+
+    source = args.folder_source or args.source
+    if source is None or not args.name:
+        raise ValueError("prepare folder needs a folder and a name: `python -m workshop_helpers "
+                         "prepare folder SOURCE --name NAME`.")
+    prepare_folder(source, args.name, args.data_dir, force=args.force)
 
 
 def _train(args) -> None:
@@ -119,13 +135,22 @@ def _pack_checkpoints(args) -> None:
     print(f"Wrote {manifest}: attach the files of {manifest.parent} to a release")
 
 
+DATASET_HELP = "voc, camvid or a dataset prepared with `prepare folder`"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m workshop_helpers", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
     prepare = commands.add_parser(
         "prepare", help="download (or take from the mirror) and prepare a dataset")
-    prepare.add_argument("what", choices=[*DATASETS, "weights"])
+    prepare.add_argument("what", choices=[*DATASETS, "folder", "weights"],
+                         help="folder: your own photos with masks or labelme JSON (SOURCE)")
+    prepare.add_argument("folder_source", nargs="?", type=Path, metavar="SOURCE",
+                         help="folder: photos with masks/ and classes.txt, or labelme .json files")
+    prepare.add_argument("--name", help="folder: the dataset's name (data/NAME/)")
+    prepare.add_argument("--force", action="store_true",
+                         help="folder: rebuild data/NAME/ even if it was prepared already")
     prepare.add_argument("--source", type=Path, help="an already extracted dataset folder")
     prepare.add_argument("--mirror", type=Path,
                          help="offline mirror folder (default: $WORKSHOP_DATA_MIRROR)")
@@ -165,7 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser(
         "evaluate", help="mIoU, per-class IoU and pixel accuracy of a checkpoint")
     evaluate.add_argument("checkpoint", type=Path)
-    evaluate.add_argument("--dataset", choices=DATASETS, default="voc")
+    evaluate.add_argument("--dataset", default="voc", help=DATASET_HELP)
     evaluate.add_argument("--split", choices=("train", "val", "test"), default="val",
                           help="test: CamVid's 233 published test images")
     evaluate.add_argument("--data-dir", type=Path)
@@ -175,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = commands.add_parser(
         "bench", help="measure generator, training, inference and live-loop speed")
-    bench.add_argument("--dataset", choices=DATASETS, default="camvid")
+    bench.add_argument("--dataset", default="camvid", help=DATASET_HELP)
     bench.add_argument("--data-dir", type=Path)
     bench.add_argument("--json", action="store_true", help="print one JSON object on the last line")
     bench.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run)")
@@ -220,7 +245,8 @@ def main(argv=None) -> int:
     """Run one command; known failures print a one-line error and exit 1."""
     args = build_parser().parse_args(argv)
     try:
-        args.run(args)
+        with data_dir_as_default(getattr(args, "data_dir", None)):  # folder datasets live there
+            args.run(args)
     except (DataNotFoundError, FileNotFoundError, ValueError, RuntimeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

@@ -74,15 +74,20 @@ VOC_KEPT_CLASSES = (0, 1, 7, 8, 12, 15)
 CAMVID_VOID = 11
 
 
-def get_spec(dataset: str | DatasetSpec) -> DatasetSpec:
-    """Return the spec of a dataset given by name."""
+def get_spec(dataset: str | DatasetSpec, data_dir: str | Path | None = None) -> DatasetSpec:
+    """Return the spec of a dataset given by name: built in, or prepared from a folder."""
     if isinstance(dataset, DatasetSpec):
         return dataset
-    try:
+    if dataset in DATASETS:
         return DATASETS[dataset]
-    except KeyError:
-        raise ValueError(f"Unknown dataset {dataset!r}; choose one of {sorted(DATASETS)}.") \
-            from None
+    from .folders import folder_spec  # data_dir/NAME/dataset.json, written by `prepare folder`
+
+    spec = folder_spec(dataset, data_dir)
+    if spec is None:
+        raise ValueError(f"Unknown dataset {dataset!r}; choose one of {sorted(DATASETS)}, or "
+                         "prepare your own with `python -m workshop_helpers prepare folder "
+                         f"SOURCE --name {dataset}`.")
+    return spec
 
 
 def default_data_dir() -> Path:
@@ -358,7 +363,7 @@ def prepared_splits(folder: Path) -> tuple[str, ...]:
 def load_split(dataset: str, split: str, data_dir: str | Path | None = None,
                limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """A prepared split as uint8 images [N,256,256,3] and int8 masks [N,256,256] with -1 void."""
-    spec = get_spec(dataset)
+    spec = get_spec(dataset, data_dir)
     folder = Path(data_dir or default_data_dir()) / spec.name
     if not (folder / DONE_MARKER).exists():
         raise DataNotFoundError(
