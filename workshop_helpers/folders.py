@@ -387,8 +387,8 @@ def _plan_labelme(plan: SourcePlan, photos: dict, jsons: list[Path],
     if unannotated:
         raise FolderDatasetError(
             f"{len(unannotated)} photo{'s' if len(unannotated) > 1 else ''} without a labelme "
-            f"file: {_listing(unannotated)}; annotate them or move them out of "
-            f"{plan.folder.name}.")
+            f"file: {_listing(unannotated)}; annotate {'them' if len(unannotated) > 1 else 'it'} "
+            f"or move {'them' if len(unannotated) > 1 else 'it'} out of {plan.folder.name}.")
 
 
 def read_labelme(path: Path, shown: str) -> dict:
