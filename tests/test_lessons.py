@@ -16,7 +16,7 @@ from workshop_helpers.training import load_history, train
 from .test_datasets import fake_camvid
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
-LESSONS = sorted(NOTEBOOKS.glob("0[1-7]_*.py"))
+LESSONS = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.py"))
 # What students must not read: test and CI machinery, environment variables, file-system details.
 MACHINERY = re.compile(r"\bCI\b|nbval|test keeps|mirror|WORKSHOP_|RESULTS\.md|assert |/checkpoints/"
                        r"|\bthe seed\b|offline")
