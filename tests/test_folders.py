@@ -140,7 +140,7 @@ BAD_INPUTS = {
         "is 10×12, but its photo", "masks/{first}.png"),
     "mask value with no class": (
         "index", lambda s, first: _set_mask_pixel(s, first, 9),
-        "has the value 9 (1 pixels), which no class has", "masks/{first}.png"),
+        "has the value 9 (1 pixel), which no class has", "masks/{first}.png"),
     "mask colour with no class": (
         "colour", lambda s, first: _set_mask_pixel(s, first, (1, 2, 3)),
         "has the colour (1, 2, 3)", "masks/{first}.png"),

@@ -250,6 +250,10 @@ def _listing(names: list[str], limit: int = 5) -> str:
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
+def _pixels(count: int) -> str:
+    return f"{count:,} pixel{'' if count == 1 else 's'}"
+
+
 def _files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and not _is_hidden(p))
 
@@ -506,7 +510,7 @@ def read_index_mask(path: Path, shown: str, num_classes: int) -> np.ndarray:
     if stray:
         value, count = stray[0]
         raise FolderDatasetError(
-            f"{shown} has the value {value} ({count:,} pixels), which no class has: the class "
+            f"{shown} has the value {value} ({_pixels(count)}), which no class has: the class "
             f"file names 0 to {num_classes - 1}, and 255 is void.")
     return np.where(raw == VOID_ON_DISK, VOID, raw).astype(np.int16)
 
@@ -524,7 +528,7 @@ def read_colour_mask(path: Path, shown: str, colours: dict) -> np.ndarray:
         colour = (code >> 16, (code >> 8) & 255, code & 255)
         more = f" (and {len(missing) - 1} other colours)" if len(missing) > 1 else ""
         raise FolderDatasetError(
-            f"{shown} has the colour {colour} ({count:,} pixels){more}, which no class has in the "
+            f"{shown} has the colour {colour} ({_pixels(count)}){more}, which no class has in the "
             "class file: add it, or repaint those pixels (JPEG or smoothed edges blend colours).")
     lookup = np.array([table[int(v)] for v in values], dtype=np.int16)
     return lookup[inverse.reshape(codes.shape)]
