@@ -35,3 +35,24 @@ def test_importing_the_package_prints_nothing():
     done = subprocess.run([sys.executable, "-c", "import workshop_helpers"], capture_output=True,
                           text=True, env=environment, timeout=120)
     assert done.returncode == 0 and done.stdout == "" and done.stderr == ""
+
+
+def test_filter_stderr_drops_noise_and_passes_every_other_line(tmp_path):
+    import os
+
+    from workshop_helpers.quiet import filter_stderr
+
+    target = tmp_path / "stderr.txt"
+    with target.open("wb") as sink:
+        saved = os.dup(2)
+        os.dup2(sink.fileno(), 2)
+        try:
+            stop = filter_stderr(2)
+            os.write(2, b"E0000 00:00:1796171995.165859   26876 util.cc:131] oneDNN supports "
+                        b"DT_INT32 only on platforms with AVX-512. Falling back\n")
+            os.write(2, b"a real error\nand a line without its end")
+            stop()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+    assert target.read_text() == "a real error\nand a line without its end"

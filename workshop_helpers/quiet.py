@@ -11,6 +11,7 @@ import os
 import re
 import sys
 import tempfile
+import threading
 from contextlib import contextmanager
 
 # Abseil lines start with a severity letter: I0000 00:00:1795428930.893039 10861 port.cc:153] ...
@@ -66,8 +67,56 @@ def quiet_stderr():
                 sys.stderr.flush()
 
 
+FILTER_THREAD = "workshop-stderr-filter"
+
+
+def filter_stderr(fd: int = 2):
+    """From now on, drop start-up noise written to `fd` (TensorFlow logs some at the first step).
+
+    A thread reads what C++ libraries write there and passes every other line on. Returns a
+    function that stops the filter and gives `fd` back.
+    """
+    original = os.dup(fd)
+    read_end, write_end = os.pipe()
+    os.dup2(write_end, fd)
+    os.close(write_end)
+
+    def pump():
+        pending = b""
+        while chunk := os.read(read_end, 65536):
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            kept = filter_noise("".join(line.decode("utf-8", "replace") + "\n" for line in lines))
+            if kept:
+                os.write(original, kept.encode())
+        if pending:
+            os.write(original, pending)
+        os.close(read_end)
+
+    thread = threading.Thread(target=pump, name=FILTER_THREAD, daemon=True)
+    thread.start()
+
+    def stop():
+        os.dup2(original, fd)  # closes the pipe's last write end: the thread drains and ends
+        thread.join(timeout=5)
+        os.close(original)
+
+    return stop
+
+
+def filter_notebook_stderr() -> None:
+    """In a Jupyter kernel, whose cells show what C++ libraries write, filter that noise once."""
+    in_kernel = "ipykernel" in sys.modules
+    if in_kernel and not any(t.name == FILTER_THREAD for t in threading.enumerate()):
+        try:
+            filter_stderr()
+        except OSError:  # no file descriptor 2 to filter: nothing reaches the cells either
+            pass
+
+
 def import_keras_quietly() -> None:
     """Import Keras (and TensorFlow with it, on that backend) with start-up noise filtered out."""
+    filter_notebook_stderr()
     if "keras" in sys.modules:
         return  # imported before us: its start-up lines are already printed
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # later TensorFlow logs follow this level
