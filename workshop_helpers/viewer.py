@@ -229,6 +229,15 @@ def colab_live_segmentation(model, spec: DatasetSpec, width: int = 320, size: in
     display(Javascript(_COLAB_LIVE_JS + f"\nworkshopLive({int(width)});"))
 
 
+def _unshrunk():
+    """A Layout that keeps a box at its content's size in a row of boxes."""
+    import ipywidgets as widgets
+
+    # A shrunk box clips its wider children (the picture then covers the controls) and scrolls
+    # them when one takes focus (the slider), shifting the label's text out of sight.
+    return widgets.Layout(flex="0 0 auto", overflow="visible")
+
+
 class SegmentationViewer:
     """Pick an image, toggle classes, set the overlay opacity and read per-class probabilities."""
 
@@ -252,22 +261,30 @@ class SegmentationViewer:
                                            description="opacity")
         self.url = widgets.Text(placeholder="https://… image URL, then Enter", description="URL",
                                 continuous_update=False)
-        self.picture = widgets.Image(format="png")
+        # No margin: the picture then fills its box exactly, at most display_width.
+        self.picture = widgets.Image(format="png", layout=widgets.Layout(margin="0"))
         # Errors wrap under the picture at its width, so a long URL never moves the layout.
-        self.message = widgets.HTML(layout=widgets.Layout(width=f"{display_width}px"))
-        self.legend = widgets.HTML()
+        self.message = widgets.HTML(layout=widgets.Layout(width=f"{display_width}px",
+                                                          max_width="100%"))
+        self.legend = widgets.HTML(layout=_unshrunk())
         self.picker.observe(lambda _: self._picked(), names="value")
         self.opacity.observe(lambda _: self.render(), names="value")
         for toggle in self.toggles.values():
             toggle.observe(self._toggled, names="value")
         self.url.observe(lambda change: self.add_url(change["new"]), names="value")
-        buttons = widgets.VBox([widgets.Label("classes (click to hide or show)"),
-                                *self.toggles.values()])
-        controls = widgets.VBox([self.picker, self.opacity, self.url, buttons])
-        picture = widgets.VBox([self.picture, self.message])
-        self.widget = widgets.HBox([controls, picture, self.legend],
-                                   layout=widgets.Layout(align_items="flex-start"))
+        self.classes_label = widgets.Label("classes (click to hide or show)")
+        buttons = widgets.VBox([self.classes_label, *self.toggles.values()])
+        controls = widgets.VBox([self.picker, self.opacity, self.url, buttons], layout=_unshrunk())
+        # In a narrow output (JupyterLab beside its file browser) the picture shrinks, down to
+        # half its width, beside the controls; narrower still, it wraps under them.
+        picture = widgets.VBox([self.picture, self.message], layout=widgets.Layout(
+            flex=f"1 1 {display_width // 2}px", min_width=f"{display_width // 2}px",
+            max_width=f"{display_width}px", overflow="visible"))
+        # A part the row has no room for wraps onto the next line (the legend first).
+        self.widget = widgets.HBox([controls, picture, self.legend], layout=widgets.Layout(
+            align_items="flex-start", flex_flow="row wrap"))
         for part, name in ((self.widget, "segmentation-viewer"), (self.picker, "viewer-picker"),
+                           (self.classes_label, "viewer-classes"),
                            (self.opacity, "viewer-opacity"), (self.url, "viewer-url"),
                            (self.picture, "viewer-picture"), (self.message, "viewer-message"),
                            (self.legend, "viewer-legend")):
@@ -323,7 +340,8 @@ class SegmentationViewer:
                         self.spec.background_index, visible=visible)
         width, height = shown_size(*image.shape[:2], self.display_width)
         self.picture.width, self.picture.height = width, height
-        self.picture.layout.width, self.picture.layout.height = f"{width}px", f"{height}px"
+        # Height auto: a picture shrunk to its box (max-width 100%) keeps its aspect ratio.
+        self.picture.layout.width, self.picture.layout.height = f"{width}px", "auto"
         self.picture.value = _png_bytes(shown)
         means = probabilities.reshape(-1, probabilities.shape[-1]).mean(0)
         self.legend.value = legend_html(self.spec, means, visible)

@@ -5,114 +5,39 @@ Screenshots of every step go to browser-screenshots/ (git-ignored) and stay ther
 checkpoint: these tests check the widgets, not the model.
 """
 
-import os
 import re
-import shutil
-import socket
-import subprocess
 import sys
 import time
-import urllib.request
-from pathlib import Path
 
-import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-NOTEBOOK = ROOT / "notebooks" / "06_demos.ipynb"
-CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = ROOT / "browser-screenshots"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 # A synthetic camera that needs no permission prompt, for the Colab loop's script.
-                 "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
-NOTEBOOK_SECONDS = 240  # running every cell of notebook 6 on 2 busy CPU cores
-STEP_MS = 30_000
+from .notebook6 import (NOTEBOOK, NOTEBOOK_SECONDS, PICTURE, SCREENSHOTS, STEP_MS, WIDTHS,
+                        assert_layout_holds, free_port, launch_chromium, notebook_environment,
+                        playwright_api, set_width, shot, src, start_server, stop_process,
+                        wait_for_new_src, wait_for_server, write_clip)
 
-playwright_api = pytest.importorskip("playwright.sync_api", reason="pip install -e '.[dev]'")
 pytest.importorskip("voila", reason="pip install -e '.[dev]'")
-if not CHROMIUM.exists():
-    pytest.skip("Debian's Chromium is missing: apt-get install -y chromium",
-                allow_module_level=True)
-if not (ROOT / "data" / "camvid" / "val.txt").exists():
-    pytest.skip("CamVid is not prepared: python -m workshop_helpers prepare camvid",
-                allow_module_level=True)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _write_clip(path: Path, frames: int = 60) -> Path:
-    """An MJPG clip of a bright square moving across a dark frame: the live loop's camera."""
-    import cv2
-
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (320, 240))
-    for k in range(frames):
-        frame = np.full((240, 320, 3), 40, np.uint8)
-        frame[80:160, 4 * k % 240:4 * k % 240 + 80] = (60, 200, 240)
-        writer.write(frame)
-    writer.release()
-    return path
-
-
-def _untrained_checkpoint(directory: Path) -> None:
-    """The checkpoint notebook 6 loads with WORKSHOP_MODELS=checkpoint, from random weights."""
-    from workshop_helpers import CAMVID, build_model
-    from workshop_helpers.settings import load_settings
-
-    settings = load_settings(environ={}, preset="fast", dataset="camvid")
-    build_model(CAMVID.num_classes, pretrained=False).save(settings.checkpoint("pretrained",
-                                                                             directory))
-
-
-def _wait_for_server(url: str, server: subprocess.Popen, log: Path, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            pytest.fail(f"Voilà exited with {server.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            urllib.request.urlopen(url, timeout=2).close()
-            return
-        except OSError:
-            time.sleep(0.3)
-    pytest.fail(f"Voilà did not answer at {url} within {seconds:.0f} s:\n{log.read_text()[-3000:]}")
 
 
 @pytest.fixture(scope="module")
-def page(request, tmp_path_factory):
+def page(tmp_path_factory, screenshots, checkpoint, camvid_data):
     """Notebook 6 rendered by Voilà in Chromium, every cell run."""
     began = time.monotonic()
     work = tmp_path_factory.mktemp("browser")
-    shutil.rmtree(SCREENSHOTS, ignore_errors=True)
-    SCREENSHOTS.mkdir()
-    environment = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}  # inline figures
-    environment.update(WORKSHOP_PRESET="fast", WORKSHOP_DATASET="camvid",
-                       WORKSHOP_MODELS="checkpoint", WORKSHOP_CHECKPOINTS=str(work),
-                       WORKSHOP_HEADLESS="1",
-                       WORKSHOP_CAMERA=str(_write_clip(work / "camera.avi")),
-                       JUPYTER_RUNTIME_DIR=str(work / "runtime"), JUPYTER_PLATFORM_DIRS="1")
-    environment.pop("WORKSHOP_FAST", None)
-    # A venv that reuses the system's packages must also see their Jupyter data (Voilà's templates).
-    shared = [os.path.join(prefix, "share", "jupyter") for prefix in (sys.prefix, sys.base_prefix)]
-    environment["JUPYTER_PATH"] = os.pathsep.join(
-        [p for p in [environment.get("JUPYTER_PATH"), *shared] if p])
-    port = _free_port()
+    environment = notebook_environment(work, checkpoint.directory, camvid_data)
+    environment["WORKSHOP_CAMERA"] = str(write_clip(work / "camera.avi"))
+    port = free_port()
     log = work / "voila.log"
-    with log.open("w") as output:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "voila", str(NOTEBOOK), "--no-browser", f"--port={port}",
-             "--Voila.ip=127.0.0.1", "--show_tracebacks=True",
-             f"--VoilaExecutor.timeout={NOTEBOOK_SECONDS}"],
-            cwd=ROOT, env=environment, stdout=output, stderr=subprocess.STDOUT)
+    server = start_server(
+        [sys.executable, "-m", "voila", str(NOTEBOOK), "--no-browser", f"--port={port}",
+         "--Voila.ip=127.0.0.1", "--show_tracebacks=True",
+         f"--VoilaExecutor.timeout={NOTEBOOK_SECONDS}"], environment, log)
     try:
-        _untrained_checkpoint(work)  # while Voilà starts; the notebook only runs once a page asks
         url = f"http://127.0.0.1:{port}/"
-        _wait_for_server(url, server, log)
+        wait_for_server("Voilà", url, server, log)
+        checkpoint.wait()  # saved while Voilà starts; the notebook only runs once a page asks
         with playwright_api.sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            browser = launch_chromium(playwright)
             tab = browser.new_page(viewport={"width": 1400, "height": 1000})
             tab.goto(url, timeout=NOTEBOOK_SECONDS * 1000, wait_until="commit")
             try:
@@ -127,32 +52,7 @@ def page(request, tmp_path_factory):
             yield tab
             browser.close()
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        failed = getattr(request.session, "browser_test_failed", False)
-        if not failed and os.environ.get("WORKSHOP_KEEP_SCREENSHOTS") != "1":
-            shutil.rmtree(SCREENSHOTS, ignore_errors=True)
-
-
-def _shot(page, selector: str, name: str) -> None:
-    """A screenshot of one widget (Voilà scrolls inside the page, so full-page shots miss it)."""
-    page.locator(selector).screenshot(path=SCREENSHOTS / f"{name}.png")
-
-
-def _src(page, selector: str) -> str:
-    return page.locator(selector).get_attribute("src")
-
-
-def _wait_for_new_src(page, selector: str, old: str, timeout: float = STEP_MS) -> str:
-    page.wait_for_function("([selector, old]) => document.querySelector(selector).src !== old",
-                           arg=[selector, old], timeout=timeout)
-    return _src(page, selector)
-
-
-PICTURE = ".segmentation-viewer .viewer-picture"
+        stop_process(server)
 
 
 def test_the_viewer_renders_as_widgets_not_text(page):
@@ -168,40 +68,40 @@ def test_the_viewer_renders_as_widgets_not_text(page):
 
 
 def test_picking_another_image_changes_the_picture_and_keeps_its_shape(page):
-    old = _src(page, PICTURE)
+    old = src(page, PICTURE)
     page.select_option(".viewer-picker select", label="webcam")  # a frame of the 320×240 clip
-    _wait_for_new_src(page, PICTURE, old)
+    wait_for_new_src(page, PICTURE, old)
     page.wait_for_function(f"document.querySelector('{PICTURE}').naturalWidth > 0")
     box = page.locator(PICTURE).bounding_box()
     assert box["width"] == pytest.approx(448, abs=2)
     assert box["height"] == pytest.approx(448 * 240 / 320, abs=3)
-    _shot(page, ".segmentation-viewer", "02-picked-webcam")
+    shot(page, ".segmentation-viewer", "02-picked-webcam")
 
 
 def test_the_opacity_slider_changes_the_picture(page):
-    old = _src(page, PICTURE)
+    old = src(page, PICTURE)
     handle = page.locator(".viewer-opacity .noUi-handle")
     handle.focus()
     for _ in range(4):
         handle.press("ArrowRight")
-    _wait_for_new_src(page, PICTURE, old)
+    wait_for_new_src(page, PICTURE, old)
     assert page.inner_text(".viewer-opacity .widget-readout") == "0.70"
-    _shot(page, ".segmentation-viewer", "03-opacity")
+    shot(page, ".segmentation-viewer", "03-opacity")
 
 
 def test_a_plain_click_hides_one_class(page):
     toggles = page.locator(".segmentation-viewer .widget-toggle-button")
     for k in range(toggles.count()):  # the first class that covers pixels changes the picture
-        old = _src(page, PICTURE)
+        old = src(page, PICTURE)
         toggles.nth(k).click()
         try:
-            _wait_for_new_src(page, PICTURE, old, timeout=4000)
+            wait_for_new_src(page, PICTURE, old, timeout=4000)
         except playwright_api.Error:
             continue
         classes = [toggles.nth(j).get_attribute("class") for j in range(toggles.count())]
         assert "mod-active" not in classes[k]
         assert sum("mod-active" in c for c in classes) == toggles.count() - k - 1
-        _shot(page, ".segmentation-viewer", "04-class-hidden")
+        shot(page, ".segmentation-viewer", "04-class-hidden")
         return
     pytest.fail("no class toggle changed the picture")
 
@@ -216,10 +116,20 @@ def test_a_bad_url_shows_one_line_under_the_picture(page):
     assert message.startswith("Could not use this image: Only http and https")
     assert "\n" not in message
     assert page.locator(PICTURE).bounding_box() == before  # the layout did not move
-    _shot(page, ".segmentation-viewer", "05-bad-url")
+    shot(page, ".segmentation-viewer", "05-bad-url")
     page.select_option(".viewer-picker select", label="validation 0")
     page.wait_for_function("document.querySelector('.viewer-message').innerText.trim() === ''",
                            timeout=STEP_MS)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_picture_leaves_the_controls_clear(page, width):
+    try:
+        set_width(page, width)
+        shot(page, ".segmentation-viewer", f"07-layout-{width}")
+        assert_layout_holds(page)
+    finally:
+        set_width(page, 1400)
 
 
 def test_the_live_loop_plays_the_video_file_and_shows_its_frame_rate(page):
@@ -227,9 +137,9 @@ def test_the_live_loop_plays_the_video_file_and_shows_its_frame_rate(page):
     live.locator("button", has_text="Start").click()
     page.wait_for_function(
         "/[0-9]+\\.[0-9] FPS/.test(document.querySelector('.live-fps').innerText)", timeout=STEP_MS)
-    first = _src(page, ".live-picture")
-    _wait_for_new_src(page, ".live-picture", first)  # frames keep coming
-    _shot(page, ".live-segmentation", "06-live")
+    first = src(page, ".live-picture")
+    wait_for_new_src(page, ".live-picture", first)  # frames keep coming
+    shot(page, ".live-segmentation", "06-live")
     live.locator("button", has_text="Stop").click()
     page.wait_for_function("document.querySelector('.live-fps').innerText.startsWith('stopped')",
                            timeout=STEP_MS)
