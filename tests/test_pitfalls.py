@@ -67,3 +67,7 @@ def test_keras_mean_iou_fed_one_hot_masks_and_softmax_gives_the_stuck_constant(r
     expected = stuck_mean_iou(void_share=float(np.mean(masks < 0)), num_classes=6)
     assert float(metric.result()) == pytest.approx(expected, abs=1e-6)
     assert stuck_mean_iou(0.0, 6) == pytest.approx(5 / 12)
+
+
+def test_the_cast_truncates_but_forgives_float_error():
+    assert truncate_to_labels(np.array([1.5, 2.9999998, 254.7])).tolist() == [1, 3, 254]
