@@ -62,6 +62,13 @@ def test_partial_voc_needs_the_flag(mirror, tmp_path, capsys):
     assert "apply to voc only" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("command", ["prepare", "train", "compare", "evaluate"])
+def test_every_help_text_formats(command, capsys):
+    with pytest.raises(SystemExit) as done:
+        main([command, "--help"])  # argparse reads "%" in a help text as a format
+    assert done.value.code == 0 and "--data-dir" in capsys.readouterr().out
+
+
 @needs_mirror
 def test_prepare_voc_subset_by_flag_or_variable(mirror, tmp_path, monkeypatch, capsys):
     photos = {p.stem for p in (mirror / "voc2012-photos" / "JPEGImages").glob("*.jpg")}

@@ -5,7 +5,6 @@ from dataclasses import replace
 import pytest
 
 from workshop_helpers.datasets import VOC_SUBSETS
-
 from workshop_helpers.settings import (
     CHOICES,
     CPU,

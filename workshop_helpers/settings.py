@@ -44,7 +44,8 @@ class Settings:
     voc_subset: str = field(
         default="all",
         metadata=_help("VOC's images: all 1,607 with one of the five classes, or the original "
-                       "notebook's 991 where they cover at least 10 % (prepared as voc_original)"))
+                       "notebook's 991 where they cover at least 10 percent (prepared as "
+                       "voc_original)"))
     epochs: int = field(default=20, metadata=_help("passes over the training images", minimum=1))
     batch_size: int = field(default=4, metadata=_help("images per training step", minimum=1))
     learning_rate: float = field(
