@@ -38,7 +38,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from workshop_helpers import SegmentationGenerator, load_split
-from workshop_helpers.datasets import default_data_dir, is_partial
+from workshop_helpers.datasets import VOC_SUBSETS, default_data_dir, describe_voc_subset, is_partial
 from workshop_helpers.plotting import plot_pair, show_legend
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -56,10 +56,15 @@ plt.show()
 #
 # For VOC the workshop keeps the 1,607 segmentation images that contain at least one of our five
 # object classes and splits their sorted ids 80:20 into training and validation, as the original
-# notebook did. CamVid comes with its published split. Everything is resized to 256×256. When only
-# part of the photos could be downloaded, each photo keeps its place in the full split.
+# notebook did. `start(voc_subset="original")` keeps instead the original notebook's 991 images,
+# where those classes cover at least 10 % of the image, so the objects are large enough to learn
+# from (792 training, 199 validation). CamVid comes with its published split. Everything is resized
+# to 256×256. When only part of the photos could be downloaded, each photo keeps its place in the
+# full split.
 
 # %%
+if spec.name in VOC_SUBSETS.values():
+    print(describe_voc_subset(settings.voc_subset))  # this run's subset, then the other one
 train_images, train_masks = load_split(spec.name, "train")
 val_images, val_masks = load_split(spec.name, "val")
 total = len(train_images) + len(val_images)

@@ -119,7 +119,10 @@ class Settings:
                             f"{_rate(self.fine_tune_learning_rate)}")
         else:
             encoder = "ImageNet encoder fine-tuned"
-        parts = [f"{self.preset} preset", DATASET_TITLES.get(self.dataset, self.dataset),
+        dataset = DATASET_TITLES.get(self.dataset, self.dataset)
+        if self.dataset == "voc" and self.voc_subset != "all":
+            dataset += f" ({self.voc_subset} subset)"
+        parts = [f"{self.preset} preset", dataset,
                  f"{self.epochs} epochs on {images}", f"batch {self.batch_size}"]
         if self.crop_size != 224:
             parts.append(f"{self.crop_size}² crops")
