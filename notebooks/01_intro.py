@@ -37,7 +37,7 @@ import numpy as np
 
 from workshop_helpers import load_split
 from workshop_helpers.diagrams import draw_classification_vs_fcn, draw_encoder_decoder
-from workshop_helpers.plotting import colorize, legend_handles
+from workshop_helpers.plotting import class_legend, colorize
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## One photo, two questions
@@ -62,7 +62,7 @@ axes[1].imshow(colorize(masks[pick], spec.palette))
 axes[1].set_title("segmentation: one class per pixel")
 for ax in axes:
     ax.axis("off")
-fig.legend(handles=legend_handles(spec), loc="lower center", ncol=6, frameon=False)
+class_legend(fig, spec, loc="lower center")
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "slide"}

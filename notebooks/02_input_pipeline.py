@@ -38,7 +38,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from workshop_helpers import SegmentationGenerator, load_split
-from workshop_helpers.datasets import VOC_SUBSETS, default_data_dir, describe_voc_subset, is_partial
+from workshop_helpers.datasets import (VOC_SUBSETS, default_data_dir, describe_voc_subset,
+                                       is_partial, read_ids)
 from workshop_helpers.plotting import plot_pair, show_legend
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -71,7 +72,9 @@ total = len(train_images) + len(val_images)
 print(f"{spec.name}: {total} images, {len(train_images)} train ({len(train_images) / total:.0%}), "
       f"{len(val_images)} validation ({len(val_images) / total:.0%})")
 if is_partial(default_data_dir() / spec.name):
-    print("Only part of the subset's photos are here: the split counts them alone.")
+    subset = len(read_ids(default_data_dir() / spec.name / "ids.txt"))
+    print(f"Only {total:,} of the subset's {subset:,} photos could be downloaded. Each kept its "
+          "place in the 80:20 split of all of them, so the shares here differ from 80:20.")
 
 # %% [markdown]
 # Class frequencies matter: a class that covers 1 % of the pixels is easy to ignore for a network

@@ -174,9 +174,9 @@ if trained_only:
 #
 # Two reasons.
 #
-# 1. **Too little data.** A few hundred images cannot teach 2.3 million encoder weights what edges,
-#    textures and object parts look like; ImageNet's 1.3 million images did that for the pretrained
-#    encoder.
+# 1. **Too little data.** A few hundred images (144 in the `fast` preset) cannot teach 2.3 million
+#    encoder weights what edges, textures and object parts look like; ImageNet's 1.3 million images
+#    did that for the pretrained encoder.
 # 2. **BatchNorm statistics lag behind.** MobileNetV2 normalises each layer with statistics of the
 #    current batch while training, but at inference it uses *moving averages*, updated after each
 #    step with a momentum (MobileNetV2's 0.999 moves them 0.1 % of the way per step). After a few

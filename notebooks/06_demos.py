@@ -65,6 +65,9 @@ print(f"Validation IoU of at least 0.1: {', '.join(learned) or 'none'}.")
 if weak:
     print(f"Barely learned (IoU under 0.1): {', '.join(weak)}: expect it to miss those, or to call "
           "them something else. Longer training (more epochs, all images) teaches them.")
+unscored = [name for name, iou in zip(spec.class_names, scores["per_class_iou"]) if iou is None]
+if unscored:
+    print(f"Not scored, no validation photo shows it: {', '.join(unscored)}.")
 missing = [name for name in ("person", "cat") if name not in spec.class_names]
 if missing:
     print(f"It has no {' and no '.join(missing)} class, the subjects of the bundled photos below: "

@@ -73,7 +73,7 @@ else:
 # `model.export(path, format="onnx")` traces the network's inference pass (BatchNorm in inference
 # mode, no optimizer) into a single file. `export_model` wraps it so the file takes images of any
 # size divisible by 32. The same from a terminal:
-# `workshop-helpers export checkpoints/voc_pretrained.keras --format onnx`
+# `workshop-helpers export CHECKPOINT --format onnx`, with the checkpoint file named above
 # (or `--format litert` for phones: a `.tflite` file at a fixed 256×256).
 
 # %%

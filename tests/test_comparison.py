@@ -22,7 +22,7 @@ def test_claim_holds_when_both_margins_are_met_and_the_loss_falls():
     result = comparison(0.14, 0.15, 0.40)
     assert result.holds and all(ok for _, ok in result.checks())
     assert ("✓ the ImageNet encoder beats the scratch model with re-estimated BatchNorm by "
-            "+0.250 mIoU (at least 0.10 is asked for)") in result.report()
+            "+0.250 mIoU (the lesson asks for at least 0.10)") in result.report()
     result.verify()  # no error
 
 

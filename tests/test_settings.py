@@ -155,7 +155,7 @@ def test_notebooks_get_the_subsets_own_dataset(tmp_path, monkeypatch):
 def test_the_settings_fit_one_line_and_list_every_value_on_demand():
     fast = load_settings({}, preset="fast")
     assert fast.describe() == ("fast preset · VOC · 2 epochs on 144 images · batch 4 · Adam 1e-3 · "
-                               "frozen ImageNet encoder")
+                               "pretrained model: frozen ImageNet encoder")
     cpu = load_settings({}, preset="cpu", dataset="camvid", models="checkpoint")
     assert "\n" not in cpu.describe() and "CamVid" in cpu.describe()
     assert "160² crops" in cpu.describe() and "cosine decay" in cpu.describe()

@@ -60,7 +60,7 @@ class Comparison:
             else:
                 verb = "beats" if gap >= margin else "does not beat"
                 checks.append((f"the ImageNet encoder {verb} {rival} by {gap:+.3f} mIoU "
-                               f"(at least {margin:.2f} is asked for)", gap >= margin))
+                               f"(the lesson asks for at least {margin:.2f})", gap >= margin))
         if len(self.pretrained_val_loss) >= 2:
             first, last = self.pretrained_val_loss[0], self.pretrained_val_loss[-1]
             verb = "falls" if last <= first else "rises"

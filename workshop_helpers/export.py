@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
+import warnings
 from pathlib import Path
 
 import keras
@@ -11,6 +13,8 @@ import numpy as np
 FORMATS = {"onnx": ".onnx", "litert": ".tflite"}
 # Packages each format needs to export and to run (pyproject.toml's `export` extra installs them).
 REQUIRED_PACKAGES = {"onnx": ("tf2onnx", "onnx", "onnxruntime"), "litert": ("ai_edge_litert",)}
+# Keras writes LiteRT files from 3.13 on (Python 3.11+), ONNX from 3.8, the lowest we support.
+LITERT_KERAS = (3, 13)
 # LiteRT's built-in convolutions need a fixed input size; ONNX keeps height and width free.
 LITERT_INPUT_SIZE = 256
 # Largest difference of softmax probabilities between Keras and an exported model that still counts
@@ -27,7 +31,11 @@ def missing_packages(format: str) -> list[str]:
     """The packages an export format needs that are not installed."""
     if format not in FORMATS:
         raise ExportError(f"Unknown export format {format!r}; choose one of {', '.join(FORMATS)}.")
-    return [name for name in REQUIRED_PACKAGES[format] if importlib.util.find_spec(name) is None]
+    missing = [name for name in REQUIRED_PACKAGES[format] if importlib.util.find_spec(name) is None]
+    keras_version = tuple(int(part) for part in keras.__version__.split(".")[:2])
+    if format == "litert" and keras_version < LITERT_KERAS:
+        missing.append("keras>=%d.%d" % LITERT_KERAS)
+    return missing
 
 
 def require(format: str) -> None:
@@ -37,6 +45,8 @@ def require(format: str) -> None:
         raise ExportError(f"Export runs on the TensorFlow backend, not {keras.backend.backend()}: "
                           "set KERAS_BACKEND=tensorflow.")
     missing = missing_packages(format)
+    if missing and sys.version_info < (3, 11) and any(n.startswith("keras") for n in missing):
+        raise ExportError(f"Exporting to {format} needs Keras 3.13, which needs Python 3.11+.")
     if missing:
         raise ExportError(
             f'Exporting to {format} needs {", ".join(missing)}: run `pip install -e ".[export]"`.'
@@ -57,17 +67,21 @@ def export_model(
     model: keras.Model, path: str | Path, format: str = "onnx", input_size: int | None = None
 ) -> Path:
     """Write the inference pass to `path` (input: MobileNetV2-preprocessed float32 NHWC)."""
-    require(format)
     path = Path(path)
-    if path.suffix != FORMATS[format]:
+    # A wrong name or format is reported first, whatever is installed.
+    if format in FORMATS and path.suffix != FORMATS[format]:
         raise ExportError(f"A {format} file must end with {FORMATS[format]}, not {path.name!r}.")
+    require(format)
     if format == "litert" and input_size is None:
         input_size = LITERT_INPUT_SIZE
     path.parent.mkdir(parents=True, exist_ok=True)
     network = with_free_input_size(model, input_size)
     side = input_size or 32
     network(np.zeros((1, side, side, 3), np.float32))  # Keras exports only a model called once
-    network.export(str(path), format=format, verbose=False)
+    with warnings.catch_warnings():
+        # tf2onnx still names np.object on import: numpy's FutureWarning is not the reader's concern
+        warnings.simplefilter("ignore", FutureWarning)
+        network.export(str(path), format=format, verbose=False)
     return path
 
 

@@ -128,7 +128,7 @@ def load_image(source, timeout: float = TIMEOUT_S, max_bytes: int = MAX_BYTES,
         data = path.read_bytes()
     except OSError as err:  # a name too long, no permission: say so instead of a traceback
         raise ImageLoadError(f"Cannot read {path}: {err.strerror or err}.") from None
-    return decode_image(data, name=str(path))
+    return decode_image(data, name=path.name)  # the file's name: its folder says nothing
 
 
 def sample_images() -> dict[str, np.ndarray]:

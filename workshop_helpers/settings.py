@@ -113,12 +113,12 @@ class Settings:
         images = f"{self.max_train_images} images" if self.max_train_images else "all images"
         rate = f"Adam {_rate(self.learning_rate)}" + (", cosine decay" if self.cosine_decay else "")
         if self.freeze_pretrained_encoder:
-            encoder = "frozen ImageNet encoder"
+            encoder = "pretrained model: frozen ImageNet encoder"
             if self.fine_tune_epochs:
                 encoder += (f", then fine-tuned {self.fine_tune_epochs} epochs at "
                             f"{_rate(self.fine_tune_learning_rate)}")
         else:
-            encoder = "ImageNet encoder fine-tuned"
+            encoder = "pretrained model: ImageNet encoder fine-tuned"
         dataset = DATASET_TITLES.get(self.dataset, self.dataset)
         if self.dataset == "voc" and self.voc_subset != "all":
             dataset += f" ({self.voc_subset} subset)"

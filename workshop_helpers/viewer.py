@@ -56,7 +56,7 @@ def legend_html(spec: DatasetSpec, means=None, visible=None) -> str:
         plain = index == spec.background_index
         swatch = ("border:1px solid #999;background:transparent" if plain
                   else f"background:rgb{tuple(colour)}")
-        note = " (not coloured)" if plain else ""
+        note = " (uncoloured)" if plain else ""
         value = "" if means is None else f"<td style='text-align:right'>{means[index]:.2f}</td>"
         style = "color:#aaa;text-decoration:line-through" if hidden else ""
         rows.append(f"<tr style='{style}'><td><span style='display:inline-block;width:14px;"
