@@ -125,7 +125,7 @@ def test_a_url_that_loads_is_added_and_shown(scratch_model, tmp_path):
 
 def test_legend_greys_out_hidden_classes_and_marks_background():
     text = legend_html(VOC, means=np.full(6, 1 / 6), visible=[1, 2])
-    assert text.count("line-through") == 4 and "background (not coloured)" in text
+    assert text.count("line-through") == 4 and "background (uncoloured)" in text
 
 
 def test_colab_live_loop_registers_a_callback_that_returns_the_overlay(scratch_model, monkeypatch):
