@@ -79,7 +79,7 @@ model = build_model(spec.num_classes, pretrained=False, input_size=settings.crop
 set_batchnorm_momentum(model, settings.batchnorm_momentum)  # None keeps MobileNetV2's 0.999
 print(f"{model.count_params():,} parameters, all of them random")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Compile
 #
 # `compile` chooses how the network learns: the optimizer (Adam, at the preset's learning rate),

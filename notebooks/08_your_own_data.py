@@ -261,7 +261,7 @@ if weak:
     print(f"Not learned yet (IoU below 0.1): {', '.join(weak)}. More photos of these, or more "
           "epochs, are the next step.")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Exercise
 #
 # Which class has the lowest IoU in this run, and what share of the training pixels does it have?
