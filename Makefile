@@ -1,11 +1,12 @@
 # The two commands of the README, plus helpers for maintainers.
 # `make workshop` and `make test` set up what they need on a machine with only Python 3.10+:
-# a virtual environment in .venv with the package and its dev extras, the ImageNet weights, the
-# data. With WORKSHOP_DATA_MIRROR set, weights and data come from that folder. Each step is
-# skipped when its result is there, so a second run starts at once.
+# a virtual environment in .venv with the package and its dev and export extras, the ImageNet
+# weights, the data. With WORKSHOP_DATA_MIRROR set, weights and data come from that folder. Each
+# step is skipped when its result is there, so a second run starts at once.
 PYTHON ?= python3
 VENV ?= .venv
-EXTRAS ?= dev
+# export: notebook 7 exports and runs the model (tf2onnx, onnx, onnxruntime, ai-edge-litert).
+EXTRAS ?= dev,export
 PY := $(VENV)/bin/python
 comma := ,
 # Rebuilt when pyproject.toml changes (or other extras are asked for).
@@ -26,7 +27,8 @@ export VIRTUAL_ENV := $(CURDIR)/$(VENV)
 # Students see one file per lesson, the .ipynb: the paired .py sources (and caches) stay hidden.
 STUDENT_VIEW := --ContentsManager.hide_globs='["*.py", "__pycache__", "*.pyc", ".ipynb_checkpoints"]'
 
-.PHONY: workshop test setup ready lint test-unit test-notebooks test-browser test-jax sync bench slides
+.PHONY: workshop test setup ready lint test-unit test-notebooks test-browser test-jax test-lowest
+.PHONY: sync bench slides
 
 workshop: ready  ## open the workshop in Jupyter Lab
 	@token=$$($(PY) -c 'import secrets; print(secrets.token_hex(16))'); \
@@ -110,6 +112,25 @@ test-browser: ready  ## the demos of notebook 6 in a real browser
 
 test-jax: ready  ## the unit tests on the JAX backend (needs `pip install jax`)
 	KERAS_BACKEND=jax $(PY) -m pytest -q tests --ignore=tests/browser
+
+# The lowest versions pyproject.toml allows (uv's lowest-direct resolution on the oldest Python it
+# allows), synced into their own venv so that nothing newer stays, then the unit tests on them.
+UV ?= uv
+LOWEST_PYTHON ?= python3.10
+LOWEST_VENV ?= .venv-lowest
+LOWEST_EXTRAS ?= dev,export
+test-lowest: ready  ## the unit tests on the lowest versions pyproject.toml allows (needs uv)
+	@command -v $(UV) >/dev/null || { echo "make test-lowest needs uv: pip install uv (or UV=path)"; \
+		exit 1; }
+	@echo "==> Lowest direct versions of [$(LOWEST_EXTRAS)] on $(LOWEST_PYTHON) into $(LOWEST_VENV)"
+	@[ -x $(LOWEST_VENV)/bin/python ] || $(UV) venv -q -p $(LOWEST_PYTHON) $(LOWEST_VENV)
+	@$(UV) pip compile -q -p $(LOWEST_VENV)/bin/python --resolution lowest-direct \
+		--extra $(subst $(comma), --extra ,$(LOWEST_EXTRAS)) pyproject.toml \
+		-o $(LOWEST_VENV)/requirements.txt
+	@VIRTUAL_ENV=$(abspath $(LOWEST_VENV)) $(UV) pip sync -q $(LOWEST_VENV)/requirements.txt
+	@VIRTUAL_ENV=$(abspath $(LOWEST_VENV)) $(UV) pip install -q --no-deps -e .
+	@echo "==> Unit tests on the lowest versions (listed in $(LOWEST_VENV)/requirements.txt)"
+	$(LOWEST_VENV)/bin/python -m pytest -q -p no:cacheprovider tests --ignore=tests/browser
 
 sync: $(STAMP)  ## refresh the package code the notebooks show, then pair each .py with its .ipynb
 	$(PY) -c 'import sys; from workshop_helpers.lessons import refresh; [refresh(p) for p in sys.argv[1:]]' \

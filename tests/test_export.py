@@ -93,6 +93,14 @@ def test_a_missing_package_names_the_install_command(monkeypatch, tmp_path):
         export_checkpoint(tmp_path / "never_read.keras", "onnx")
 
 
+def test_litert_needs_keras_3_13_and_onnx_does_not(monkeypatch):
+    monkeypatch.setattr(keras, "__version__", "3.8.0")
+    assert "keras>=3.13" in missing_packages("litert")
+    assert "keras>=3.13" not in missing_packages("onnx")
+    monkeypatch.setattr(keras, "__version__", "3.13.2")
+    assert "keras>=3.13" not in missing_packages("litert")
+
+
 def test_cli_reports_a_missing_checkpoint_in_one_line(tmp_path, capsys):
     assert main(["export", str(tmp_path / "missing.keras"), "--format", "onnx"]) == 1
     assert capsys.readouterr().err.count("\n") == 1

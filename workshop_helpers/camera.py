@@ -14,6 +14,8 @@ import numpy as np
 from .images import decode_image, sample_images
 
 CAMERA_VARIABLE = "WORKSHOP_CAMERA"  # a camera index, or a video file played in a loop instead
+# OpenCV 5 moved the log level from cv2 to cv2.utils.logging.
+OPENCV_LOG = getattr(cv2.utils, "logging", cv2)
 
 
 def in_colab() -> bool:
@@ -29,13 +31,12 @@ def headless() -> bool:
 @contextmanager
 def quiet_opencv():
     """Silence OpenCV's own log while probing cameras; our callers say in one line what failed."""
-    logging = cv2.utils.logging
-    previous = logging.getLogLevel()
-    logging.setLogLevel(logging.LOG_LEVEL_SILENT)
+    previous = OPENCV_LOG.getLogLevel()
+    OPENCV_LOG.setLogLevel(0)  # LOG_LEVEL_SILENT in OpenCV 4 and 5
     try:
         yield
     finally:
-        logging.setLogLevel(previous)
+        OPENCV_LOG.setLogLevel(previous)
 
 
 class LoopingVideo:
