@@ -73,7 +73,7 @@ $(DATA_DIR)/camvid/.complete: | $(STAMP)
 	else echo "==> Downloading CamVid (SegNet tutorial) and preparing $(DATA_DIR)/camvid"; fi
 	@$(PY) -m workshop_helpers prepare camvid
 
-# With a mirror, VOC is prepared from the photos it has (the course's mirror: 591 of 1,607).
+# With a mirror, VOC is prepared from the photos it has (the course's mirror: 857 of 1,607).
 $(DATA_DIR)/voc/.complete: | $(STAMP)
 	@if [ -n "$$WORKSHOP_DATA_MIRROR" ]; then \
 		echo "==> Preparing VOC from $$WORKSHOP_DATA_MIRROR into $(DATA_DIR)/voc (--allow-partial)"; \

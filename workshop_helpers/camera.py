@@ -149,5 +149,5 @@ def webcam_images() -> dict[str, np.ndarray]:
         camera.release()
         if ok:
             return {"webcam": cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)}
-    print("No webcam available here (headless or no camera): using the bundled sample photos.")
+    print("No webcam here: the bundled sample photos stand in.")
     return sample_images()
