@@ -111,6 +111,8 @@ def test_class_pixel_shares_leave_void_out():
 def test_median_frequency_weights_lift_rare_classes_and_skip_absent_ones():
     weights = median_frequency_weights([0.6, 0.3, 0.1, 0.0])
     np.testing.assert_allclose(weights, [0.3 / 0.6, 1.0, 0.3 / 0.1, 0.0])
+    softened = median_frequency_weights([0.6, 0.3, 0.1, 0.0], power=0.5)
+    np.testing.assert_allclose(softened, np.sqrt(weights))
 
 
 def test_weighted_loss_with_equal_weights_is_the_masked_loss(rng):

@@ -129,12 +129,12 @@ def class_pixel_shares(masks: np.ndarray, num_classes: int) -> np.ndarray:
     return counts / max(counts.sum(), 1)
 
 
-def median_frequency_weights(shares) -> np.ndarray:
-    """Class weights median share / share (SegNet's median frequency balancing); 0 when absent."""
+def median_frequency_weights(shares, power: float = 1.0) -> np.ndarray:
+    """Class weights (median share / share) ** power (SegNet's balancing at 1); 0 when absent."""
     shares = np.asarray(shares, dtype=np.float64)
     present = shares > 0
     weights = np.zeros_like(shares)
-    weights[present] = np.median(shares[present]) / shares[present]
+    weights[present] = (np.median(shares[present]) / shares[present]) ** power
     return weights
 
 
