@@ -5,12 +5,16 @@
 # step is skipped when its result is there, so a second run starts at once.
 PYTHON ?= python3
 VENV ?= .venv
+# The exact versions the README's numbers were measured with, written by `make lock`; they include
+# the dev and export extras. LOCK= installs pyproject.toml's ranges with the extras of EXTRAS instead.
+LOCK_FILE := requirements/lock.txt
+LOCK ?= $(LOCK_FILE)
 # export: notebook 7 exports and runs the model (tf2onnx, onnx, onnxruntime, ai-edge-litert).
 EXTRAS ?= dev,export
 PY := $(VENV)/bin/python
 comma := ,
-# Rebuilt when pyproject.toml changes (or other extras are asked for).
-STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
+# Rebuilt when pyproject.toml or the lock changes (or other extras are asked for).
+STAMP := $(VENV)/.installed-$(if $(LOCK),lock,$(subst $(comma),-,$(EXTRAS)))
 DATA_DIR := $(or $(WORKSHOP_DATA_DIR),data)
 WEIGHTS_FILE := mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5
 WEIGHTS := $(or $(KERAS_HOME),$(HOME)/.keras)/models/$(WEIGHTS_FILE)
@@ -24,22 +28,13 @@ NOTEBOOKS := $(wildcard notebooks/*.py)
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export VIRTUAL_ENV := $(CURDIR)/$(VENV)
 
-# Students see one file per lesson, the .ipynb: the paired .py sources (and caches) stay hidden.
-STUDENT_VIEW := --ContentsManager.hide_globs='["*.py", "__pycache__", "*.pyc", ".ipynb_checkpoints"]'
-
 .PHONY: workshop test setup ready lint test-unit test-notebooks test-browser test-jax test-lowest
-.PHONY: sync bench slides
+.PHONY: sync bench slides lock
 
+# Jupyter Lab's flags (127.0.0.1, a token, the student view, no browser when headless, root) are
+# those of `python -m workshop_helpers workshop`, in workshop_helpers/tools/workshop.py.
 workshop: ready  ## open the workshop in Jupyter Lab
-	@token=$$($(PY) -c 'import secrets; print(secrets.token_hex(16))'); \
-	root=; [ "$$(id -u)" = 0 ] && root=--allow-root; \
-	browser=; if [ -n "$$CI$$WORKSHOP_HEADLESS" ] || { [ "$$(uname)" = Linux ] && \
-		[ -z "$$DISPLAY$$WAYLAND_DISPLAY" ]; }; then browser=--no-browser; fi; \
-	echo "==> Starting Jupyter Lab (Ctrl-C stops it). Open this URL in your browser:"; \
-	echo "    http://127.0.0.1:$(PORT)/lab?token=$$token"; \
-	exec $(PY) -m jupyterlab notebooks/ --ip 127.0.0.1 --port $(PORT) \
-		--ServerApp.port_retries=0 --IdentityProvider.token=$$token $$root $$browser \
-		$(STUDENT_VIEW)
+	@exec $(PY) -m workshop_helpers workshop --port $(PORT)
 
 test: lint test-unit test-notebooks test-browser  ## lint, unit tests, then every notebook in fast mode on VOC
 
@@ -47,7 +42,7 @@ test: lint test-unit test-notebooks test-browser  ## lint, unit tests, then ever
 
 setup: $(STAMP)  ## the virtual environment with the package installed
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null || { \
 		echo "The workshop needs Python 3.10 or newer: run make PYTHON=python3.11 (or another)."; \
 		exit 1; }
@@ -57,8 +52,14 @@ $(STAMP): pyproject.toml
 			echo "Could not create $(VENV): on Debian or Ubuntu, apt-get install python3-venv."; \
 			exit 1; }; \
 	fi
+ifneq ($(LOCK),)
+	@echo "==> Installing the versions of $(LOCK), then the workshop package, into $(VENV)"
+	@$(PY) -m pip install -q --disable-pip-version-check -r $(LOCK)
+	@$(PY) -m pip install -q --disable-pip-version-check --no-deps -e .
+else
 	@echo "==> Installing the workshop package with its [$(EXTRAS)] extras into $(VENV)"
 	@$(PY) -m pip install -q --disable-pip-version-check -e ".[$(EXTRAS)]"
+endif
 	@rm -f $(VENV)/.installed-* && touch $@
 
 $(WEIGHTS): | $(STAMP)
@@ -85,9 +86,10 @@ ready: $(STAMP) $(WEIGHTS) $(DATA_DIR)/camvid/.complete $(DATA_DIR)/voc/.complet
 
 # ---------------------------------------------------------------- checks
 
-lint: $(STAMP)  ## lines <= 100 characters and pyflakes, as configured in pyproject.toml
-	@echo "==> Lint (ruff)"
+lint: $(STAMP)  ## ruff: lines <= 100 characters, pyflakes, sorted imports, one format
+	@echo "==> Lint (ruff check, ruff format --check)"
 	@$(PY) -m ruff check
+	@$(PY) -m ruff format --check
 
 test-unit: ready
 	@echo "==> Unit tests"
@@ -100,7 +102,7 @@ test-unit: ready
 SOLVED_DIR := build/solved
 test-notebooks: ready
 	@echo "==> Every notebook in fast mode on VOC, solutions included (nbval)"
-	@rm -rf $(SOLVED_DIR) && $(PY) -m workshop_helpers.lessons $(SOLVED_DIR) $(NOTEBOOKS)
+	@rm -rf $(SOLVED_DIR) && $(PY) -m workshop_helpers.course.lessons $(SOLVED_DIR) $(NOTEBOOKS)
 	WORKSHOP_FAST=1 WORKSHOP_DATASET=voc WORKSHOP_HEADLESS=1 MPLBACKEND=Agg \
 		$(PY) -m pytest -q --nbval-lax -p no:cacheprovider $(SOLVED_DIR)/
 
@@ -132,8 +134,29 @@ test-lowest: ready  ## the unit tests on the lowest versions pyproject.toml allo
 	@echo "==> Unit tests on the lowest versions (listed in $(LOWEST_VENV)/requirements.txt)"
 	$(LOWEST_VENV)/bin/python -m pytest -q -p no:cacheprovider tests --ignore=tests/browser
 
+# The lock covers every platform and Python from LOCK_PYTHON on (the oldest that pyproject.toml's
+# requires-python allows). It keeps its pins where pyproject.toml still allows them; UPGRADE=1 moves
+# every package to its newest allowed version. setuptools is left to the environment.
+LOCK_PYTHON ?= 3.10
+define LOCK_HEADER
+# The exact versions `make workshop` and `make test` install (the README's numbers were measured
+# with them): pyproject.toml with its dev and export extras, for Python $(LOCK_PYTHON)+ on Linux, macOS and
+# Windows. Refresh: `make lock` after editing pyproject.toml (it keeps these pins where the ranges
+# allow), `make lock UPGRADE=1` for the newest allowed versions. Without make:
+#   pip install -r requirements/lock.txt && pip install --no-deps -e .
+endef
+export LOCK_HEADER
+lock:  ## refresh requirements/lock.txt, the exact versions (needs uv; UPGRADE=1 for the newest)
+	@command -v $(UV) >/dev/null || { echo "make lock needs uv: pip install uv (or UV=path)"; exit 1; }
+	@echo "==> Locking pyproject.toml [dev,export] for Python $(LOCK_PYTHON)+ into $(LOCK_FILE)"
+	@mkdir -p $(dir $(LOCK_FILE))
+	@$(UV) pip compile -q --universal --python-version $(LOCK_PYTHON) --extra dev --extra export \
+		--no-emit-package setuptools --no-header $(if $(UPGRADE),--upgrade) pyproject.toml \
+		-o $(LOCK_FILE)
+	@{ echo "$$LOCK_HEADER"; cat $(LOCK_FILE); } > $(LOCK_FILE).tmp && mv $(LOCK_FILE).tmp $(LOCK_FILE)
+
 sync: $(STAMP)  ## refresh the package code the notebooks show, then pair each .py with its .ipynb
-	$(PY) -c 'import sys; from workshop_helpers.lessons import refresh; [refresh(p) for p in sys.argv[1:]]' \
+	$(PY) -c 'import sys; from workshop_helpers.course.lessons import refresh; [refresh(p) for p in sys.argv[1:]]' \
 		$(NOTEBOOKS)
 	$(PY) -m jupytext --sync $(NOTEBOOKS)
 

@@ -24,10 +24,13 @@ if "google.colab" in sys.modules:
     import subprocess
 
     url = "https://github.com/segmentation-workshop/transfer-learning-segmentation"
-    subprocess.run(f"git clone -q --depth 1 {url} workshop && pip install -q -e workshop",
-                   shell=True, check=True)
+    subprocess.run(
+        f"git clone -q --depth 1 {url} workshop && pip install -q -e workshop",
+        shell=True,
+        check=True,
+    )
     sys.path.insert(0, "workshop")
-from workshop_helpers.session import start
+from workshop_helpers import start
 
 settings, spec = start()
 
@@ -35,9 +38,8 @@ settings, spec = start()
 import matplotlib.pyplot as plt
 import numpy as np
 
-from workshop_helpers import load_split
-from workshop_helpers.diagrams import draw_classification_vs_fcn, draw_encoder_decoder
-from workshop_helpers.plotting import class_legend, colorize
+from workshop_helpers import class_legend, colorize, load_split
+from workshop_helpers.course import draw_classification_vs_fcn, draw_encoder_decoder
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## One photo, two questions

@@ -26,10 +26,13 @@ if "google.colab" in sys.modules:
     import subprocess
 
     url = "https://github.com/segmentation-workshop/transfer-learning-segmentation"
-    subprocess.run(f"git clone -q --depth 1 {url} workshop && pip install -q -e workshop",
-                   shell=True, check=True)
+    subprocess.run(
+        f"git clone -q --depth 1 {url} workshop && pip install -q -e workshop",
+        shell=True,
+        check=True,
+    )
     sys.path.insert(0, "workshop")
-from workshop_helpers.session import start
+from workshop_helpers import start
 
 settings, spec = start()
 
@@ -37,10 +40,17 @@ settings, spec = start()
 import matplotlib.pyplot as plt
 import numpy as np
 
-from workshop_helpers import SegmentationGenerator, load_split
-from workshop_helpers.datasets import (VOC_SUBSETS, default_data_dir, describe_voc_subset,
-                                       is_partial, read_ids)
-from workshop_helpers.plotting import plot_pair, show_legend
+from workshop_helpers import (
+    VOC_SUBSETS,
+    SegmentationGenerator,
+    default_data_dir,
+    describe_voc_subset,
+    is_partial,
+    load_split,
+    plot_pair,
+    read_ids,
+    show_legend,
+)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Classes and colours
@@ -69,12 +79,16 @@ if spec.name in VOC_SUBSETS.values():
 train_images, train_masks = load_split(spec.name, "train")
 val_images, val_masks = load_split(spec.name, "val")
 total = len(train_images) + len(val_images)
-print(f"{spec.name}: {total} images, {len(train_images)} train ({len(train_images) / total:.0%}), "
-      f"{len(val_images)} validation ({len(val_images) / total:.0%})")
+print(
+    f"{spec.name}: {total} images, {len(train_images)} train ({len(train_images) / total:.0%}), "
+    f"{len(val_images)} validation ({len(val_images) / total:.0%})"
+)
 if is_partial(default_data_dir() / spec.name):
     subset = len(read_ids(default_data_dir() / spec.name / "ids.txt"))
-    print(f"Only {total:,} of the subset's {subset:,} photos could be downloaded. Each kept its "
-          "place in the 80:20 split of all of them, so the shares here differ from 80:20.")
+    print(
+        f"Only {total:,} of the subset's {subset:,} photos could be downloaded. Each kept its "
+        "place in the 80:20 split of all of them, so the shares here differ from 80:20."
+    )
 
 # %% [markdown]
 # Class frequencies matter: a class that covers 1 % of the pixels is easy to ignore for a network
@@ -100,6 +114,7 @@ print(f"{'void':>12}: {np.mean(train_masks < 0):6.1%} of all pixels")
 # MobileNetV2 was trained on pixel values scaled from [0, 255] to [-1, 1]; its pretrained weights
 # expect the same.
 
+
 # %% tags=["package:pipeline.py"]
 def preprocess(images: np.ndarray) -> np.ndarray:
     """Scale uint8 RGB to float32 in [-1, 1], as MobileNetV2 was trained."""
@@ -108,11 +123,13 @@ def preprocess(images: np.ndarray) -> np.ndarray:
     out -= 1.0
     return out
 
+
 # %% [markdown]
 # Each training batch takes a random 224×224 window of each 256×256 image and flips about half of
 # them left-right, the image and its mask together, so the labels stay on their pixels. Validation
 # uses the centre window, always the same. The masks are not preprocessed: they stay class indices,
 # with void at -1.
+
 
 # %% tags=["package:pipeline.py"]
 def crop_batch(images, masks, indices, tops, lefts, flips, size: int, flipped=None):
@@ -129,6 +146,7 @@ def crop_batch(images, masks, indices, tops, lefts, flips, size: int, flipped=No
         x[k] = source_images[i][window]
         y[k, ..., 0] = source_masks[i][window]  # the same window: labels stay aligned
     return preprocess(x), y
+
 
 # %% [markdown]
 # One batch by hand: four random windows, the first two flipped.
@@ -168,7 +186,7 @@ plt.show()
 # pixels carry in `y`?
 
 # %%
-from workshop_helpers.exercises import check_batches_per_epoch, check_void_label
+from workshop_helpers.course import check_batches_per_epoch, check_void_label
 
 batches_of_5 = SegmentationGenerator(train_images, train_masks, 5, augment=True)
 answer = None  # your answer: training batches per epoch with a batch size of 5

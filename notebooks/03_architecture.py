@@ -24,10 +24,13 @@ if "google.colab" in sys.modules:
     import subprocess
 
     url = "https://github.com/segmentation-workshop/transfer-learning-segmentation"
-    subprocess.run(f"git clone -q --depth 1 {url} workshop && pip install -q -e workshop",
-                   shell=True, check=True)
+    subprocess.run(
+        f"git clone -q --depth 1 {url} workshop && pip install -q -e workshop",
+        shell=True,
+        check=True,
+    )
     sys.path.insert(0, "workshop")
-from workshop_helpers.session import start
+from workshop_helpers import start
 
 settings, spec = start()
 
@@ -82,6 +85,7 @@ def build_encoder(input_size: int = 224, pretrained: bool = False) -> keras.Mode
         )
     return encoder
 
+
 # %%
 encoder = build_encoder()
 for name in SKIP_LAYER_NAMES:
@@ -96,6 +100,7 @@ print(f"encoder parameters: {encoder.count_params():,}")
 # resolution (the skip connection), and apply a 3×3 ReLU convolution. A last upsampling returns to
 # the input's resolution, a 1×1 convolution gives one score per class and pixel, and a softmax turns
 # the scores into probabilities.
+
 
 # %% tags=["package:model.py"]
 def decoder_block(x, skip, filters: int):
@@ -118,13 +123,16 @@ def build_model(num_classes: int, pretrained: bool = False, input_size: int = 22
     outputs = layers.Softmax(name="probabilities")(x)
     return keras.Model(encoder.input, outputs, name="mobilenetv2_unet")
 
+
 # %%
 model = build_model(spec.num_classes)
 encoder_parameters = build_encoder().count_params()
 print(f"output: {model.output_shape} (one probability per class and pixel)")
-print(f"parameters: {model.count_params():,} for {spec.num_classes} classes: "
-      f"{encoder_parameters:,} in the encoder, "
-      f"{model.count_params() - encoder_parameters:,} in the decoder")
+print(
+    f"parameters: {model.count_params():,} for {spec.num_classes} classes: "
+    f"{encoder_parameters:,} in the encoder, "
+    f"{model.count_params() - encoder_parameters:,} in the decoder"
+)
 
 # %% [markdown]
 # Most of the decoder's parameters sit in its first convolution, which sees the encoder's 1,280
@@ -156,6 +164,7 @@ def masked_loss(y_true, y_pred):
     # mean made the loss shrink with a batch's share of void pixels.
     return ops.sum(per_pixel * valid) / ops.maximum(ops.sum(valid), 1.0)
 
+
 # %% [markdown]
 # A tiny worked example with one 1×3 "image" of three classes, whose last pixel is void:
 
@@ -183,6 +192,7 @@ print(f"after changing the void pixel's prediction: {after:.4f}")
 # filters (`(64, 32, 16, 16)`). How many parameters does it have, and what fraction of the original
 # decoder's is that? Edit the cell below, run it.
 
+
 # %%
 def light_decoder_block(x, skip, filters):
     """Your version: a transposed convolution that upsamples, then the skip connection."""
@@ -204,8 +214,10 @@ def build_light_model(num_classes, filters=(64, 32, 16, 16)):
 
 light = build_light_model(spec.num_classes)
 light_decoder = light.count_params() - encoder_parameters
-print(f"light model: {light.count_params():,} parameters, decoder {light_decoder:,} "
-      f"({light_decoder / (model.count_params() - encoder_parameters):.0%} of the original's)")
+print(
+    f"light model: {light.count_params():,} parameters, decoder {light_decoder:,} "
+    f"({light_decoder / (model.count_params() - encoder_parameters):.0%} of the original's)"
+)
 
 # %% [markdown] tags=["solution"]
 # <details><summary>Solution (click to open)</summary>
@@ -234,15 +246,16 @@ print(f"light model: {light.count_params():,} parameters, decoder {light_decoder
 # the 2×2 example below, whose top-right pixel is void?
 
 # %%
-from workshop_helpers.exercises import check_first_decoder_conv_parameters, check_masked_loss
+from workshop_helpers.course import check_first_decoder_conv_parameters, check_masked_loss
 
 answer = None  # your answer: parameters of the decoder's first convolution
 check_first_decoder_conv_parameters(answer, model)
 
 # %%
 example_labels = np.array([[[[1], [-1]], [[0], [0]]]], dtype="int32")  # shape [1, 2, 2, 1]
-example_probabilities = np.array([[[[0.2, 0.5, 0.3], [0.1, 0.1, 0.8]],
-                                   [[0.8, 0.1, 0.1], [0.4, 0.4, 0.2]]]], dtype="float32")
+example_probabilities = np.array(
+    [[[[0.2, 0.5, 0.3], [0.1, 0.1, 0.8]], [[0.8, 0.1, 0.1], [0.4, 0.4, 0.2]]]], dtype="float32"
+)
 answer = None  # your answer: the masked loss, 3 decimals are enough
 check_masked_loss(answer, example_labels, example_probabilities)
 

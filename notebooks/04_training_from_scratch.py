@@ -23,32 +23,51 @@ if "google.colab" in sys.modules:
     import subprocess
 
     url = "https://github.com/segmentation-workshop/transfer-learning-segmentation"
-    subprocess.run(f"git clone -q --depth 1 {url} workshop && pip install -q -e workshop",
-                   shell=True, check=True)
+    subprocess.run(
+        f"git clone -q --depth 1 {url} workshop && pip install -q -e workshop",
+        shell=True,
+        check=True,
+    )
     sys.path.insert(0, "workshop")
-from workshop_helpers.session import start
+from workshop_helpers import start
 
 settings, spec = start()
 
 # %% [markdown]
 # The line above is this run's recipe. The `full` preset is the original notebook's: Adam with
 # learning rate 1e-4, batch 4, 20 epochs on 224×224 crops (hours on a laptop CPU, minutes on a
-# GPU). `fast` trains 2 epochs on 144 images, to rehearse; `cpu` is the laptop track. To change a
-# value, pass it to `start(...)` above, e.g. `start(epochs=5)`; `print(settings)` lists them all.
+# GPU). `cpu` is the laptop track and `fast` trains 2 epochs on 144 images, to rehearse. Unless you
+# name one, `start()` picks `full` where it finds a GPU and `cpu` where it finds none, and says so.
+# To change a value, pass it to `start(...)` above, e.g. `start(preset="full")` or
+# `start(epochs=5)`; `print(settings)` lists them all.
 
 # %% slideshow={"slide_type": "skip"}
 import keras
 import matplotlib.pyplot as plt
 import numpy as np
 
-from workshop_helpers import (MaskedPixelAccuracy, SegmentationGenerator, build_model, evaluate,
-                              load_split, masked_loss, mean_iou_metric, predict)
-from workshop_helpers.model import batchnorm_layers, freeze_encoder, with_reestimated_batchnorm
-from workshop_helpers.pipeline import preprocess
-from workshop_helpers.plotting import (PredictionPreview, plot_histories, plot_predictions,
-                                       plot_segmentation)
-from workshop_helpers.training import (load_trained_beforehand, save_checkpoint,
-                                       set_batchnorm_momentum)
+from workshop_helpers import (
+    MaskedPixelAccuracy,
+    PredictionPreview,
+    SegmentationGenerator,
+    batchnorm_layers,
+    build_model,
+    estimate_fit_time,
+    evaluate,
+    freeze_encoder,
+    load_split,
+    load_trained_beforehand,
+    masked_loss,
+    mean_iou_metric,
+    plot_histories,
+    plot_predictions,
+    plot_segmentation,
+    predict,
+    preprocess,
+    save_checkpoint,
+    set_batchnorm_momentum,
+    with_reestimated_batchnorm,
+)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## The batches
@@ -59,13 +78,21 @@ from workshop_helpers.training import (load_trained_beforehand, save_checkpoint,
 # %% tags=["training"]
 train_images, train_masks = load_split(spec.name, "train", limit=settings.max_train_images)
 val_images, val_masks = load_split(spec.name, "val")
-train_batches = SegmentationGenerator(train_images, train_masks, settings.batch_size,
-                                      augment=True, seed=settings.seed,
-                                      crop_size=settings.crop_size)
-val_batches = SegmentationGenerator(val_images, val_masks, settings.batch_size, augment=False,
-                                    crop_size=settings.crop_size)
-print(f"{len(train_images)} training images in {len(train_batches)} batches of "
-      f"{settings.batch_size}; {len(val_images)} validation images")
+train_batches = SegmentationGenerator(
+    train_images,
+    train_masks,
+    settings.batch_size,
+    augment=True,
+    seed=settings.seed,
+    crop_size=settings.crop_size,
+)
+val_batches = SegmentationGenerator(
+    val_images, val_masks, settings.batch_size, augment=False, crop_size=settings.crop_size
+)
+print(
+    f"{len(train_images)} training images in {len(train_batches)} batches of "
+    f"{settings.batch_size}; {len(val_images)} validation images"
+)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## The network
@@ -91,9 +118,13 @@ print(f"{model.count_params():,} parameters, all of them random")
 learning_rate = settings.learning_rate
 if settings.cosine_decay:
     learning_rate = keras.optimizers.schedules.CosineDecay(
-        learning_rate, decay_steps=settings.epochs * len(train_batches))
-model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=masked_loss,
-              metrics=[MaskedPixelAccuracy(), mean_iou_metric(spec.num_classes)])
+        learning_rate, decay_steps=settings.epochs * len(train_batches)
+    )
+model.compile(
+    optimizer=keras.optimizers.Adam(learning_rate),
+    loss=masked_loss,
+    metrics=[MaskedPixelAccuracy(), mean_iou_metric(spec.num_classes)],
+)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Fit
@@ -101,13 +132,17 @@ model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=masked_loss,
 # `fit` runs the epochs: one pass over the training batches, then one over the validation batches,
 # each ending in a line with the loss and the metrics (`val_` for validation). Under it, the
 # callback `PredictionPreview` shows the prediction on one validation image after each epoch. The
-# trained model is saved, for notebooks 5 to 7.
+# trained model is saved, for notebooks 5 to 7. First, `estimate_fit_time` times a few training
+# steps on this machine and tells you how long the whole fit should take; it then puts the
+# weights back, so the fit starts from the same random network.
 
 # %% tags=["training"]
 callbacks = [PredictionPreview(val_images[0], val_masks[0], spec)]
 if settings.models == "train":
-    history = model.fit(train_batches, validation_data=val_batches, epochs=settings.epochs,
-                        callbacks=callbacks).history
+    print(estimate_fit_time(model, train_batches, settings.epochs, val_batches))
+    history = model.fit(
+        train_batches, validation_data=val_batches, epochs=settings.epochs, callbacks=callbacks
+    ).history
     save_checkpoint(model, history, settings, settings.checkpoint("scratch"))
 
 # %% [markdown]
@@ -159,15 +194,22 @@ plt.show()
 
 # %%
 scores = evaluate(model, val_images, val_masks, spec.num_classes)
-print(f"validation mIoU {scores['mIoU']:.3f} (Keras during fit: {history['val_mean_iou'][-1]:.3f}),"
-      f" pixel accuracy {scores['pixel_accuracy']:.3f}")
+print(
+    f"validation mIoU {scores['mIoU']:.3f} (Keras during fit: {history['val_mean_iou'][-1]:.3f}),"
+    f" pixel accuracy {scores['pixel_accuracy']:.3f}"
+)
 for name, iou in zip(spec.class_names, scores["per_class_iou"]):
     print(f"{name:>12}: {'no pixel in the truth, not scored' if iou is None else round(iou, 3)}")
-trained_only = [name for index, name in enumerate(spec.class_names)
-                if scores["per_class_iou"][index] is None and (train_masks == index).any()]
+trained_only = [
+    name
+    for index, name in enumerate(spec.class_names)
+    if scores["per_class_iou"][index] is None and (train_masks == index).any()
+]
 if trained_only:
-    print(f"{' and '.join(trained_only)}: in the training photos, so the model learns it, but in "
-          "none of this run's validation photos, so it cannot be scored here.")
+    print(
+        f"{' and '.join(trained_only)}: in the training photos, so the model learns it, but in "
+        "none of this run's validation photos, so it cannot be scored here."
+    )
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Why it fails
@@ -193,15 +235,17 @@ first_bn = batchnorm_layers(model)[0]
 size = model.input_shape[1]
 # Centre crops, as the validation generator takes them.
 start_px = (calibration_images.shape[1] - size) // 2
-crops = preprocess(calibration_images[:16, start_px:start_px + size, start_px:start_px + size])
+crops = preprocess(calibration_images[:16, start_px : start_px + size, start_px : start_px + size])
 features = keras.Model(model.input, model.get_layer("Conv1").output).predict(crops, verbose=0)
 moving = np.mean(keras.ops.convert_to_numpy(first_bn.moving_variance))
 actual = features.var((0, 1, 2)).mean()
 print(f"BatchNorm momentum: {first_bn.momentum}")
 print(f"moving variance (mean over channels): {moving:.3f}")
 ratio = max(moving, actual) / max(min(moving, actual), 1e-9)
-print(f"actual variance of its inputs:         {actual:.3f} "
-      f"({ratio:.0f}x {'smaller' if actual < moving else 'larger'} than the moving variance)")
+print(
+    f"actual variance of its inputs:         {actual:.3f} "
+    f"({ratio:.0f}x {'smaller' if actual < moving else 'larger'} than the moving variance)"
+)
 
 # %% [markdown]
 # Now we re-estimate every BatchNorm layer's statistics from 64 training images (a copy of the
@@ -212,17 +256,24 @@ recalibrated = with_reestimated_batchnorm(model, calibration_images)
 recalibrated_scores = evaluate(recalibrated, val_images, val_masks, spec.num_classes)
 gain = recalibrated_scores["mIoU"] - scores["mIoU"]
 print(f"validation mIoU with the moving statistics:   {scores['mIoU']:.3f}")
-print(f"validation mIoU with re-estimated statistics: {recalibrated_scores['mIoU']:.3f} "
-      f"({gain:+.3f})")
+print(
+    f"validation mIoU with re-estimated statistics: {recalibrated_scores['mIoU']:.3f} ({gain:+.3f})"
+)
 if gain > 0.02:
-    print("The lagging statistics explain part of the failure: the network had learned more "
-          "than its inference mode showed.")
+    print(
+        "The lagging statistics explain part of the failure: the network had learned more "
+        "than its inference mode showed."
+    )
 elif ratio > 2:
-    print("Re-estimating fixed the statistics but not the verdict: the network still predicts "
-          "much as before, so what remains is what it could not learn from this little data.")
+    print(
+        "Re-estimating fixed the statistics but not the verdict: the network still predicts "
+        "much as before, so what remains is what it could not learn from this little data."
+    )
 else:
-    print("Here the moving statistics were already close: what remains is what the network "
-          "could not learn from this little data.")
+    print(
+        "Here the moving statistics were already close: what remains is what the network "
+        "could not learn from this little data."
+    )
 
 # %% [markdown]
 # When there is a gap between the two numbers, it is the part of the failure that the lagging
@@ -240,7 +291,7 @@ else:
 # `freeze_encoder`.
 
 # %%
-from workshop_helpers.exercises import check_trainable_with_frozen_encoder
+from workshop_helpers.course import check_trainable_with_frozen_encoder
 
 frozen = freeze_encoder(build_model(spec.num_classes))  # look at frozen.trainable_weights
 answer = None  # your answer: parameters that still train with a frozen encoder

@@ -24,10 +24,13 @@ if "google.colab" in sys.modules:
     import subprocess
 
     url = "https://github.com/segmentation-workshop/transfer-learning-segmentation"
-    subprocess.run(f"git clone -q --depth 1 {url} workshop && pip install -q -e workshop",
-                   shell=True, check=True)
+    subprocess.run(
+        f"git clone -q --depth 1 {url} workshop && pip install -q -e workshop",
+        shell=True,
+        check=True,
+    )
     sys.path.insert(0, "workshop")
-from workshop_helpers.session import start
+from workshop_helpers import start
 
 settings, spec = start(weights=True)
 
@@ -37,15 +40,30 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
-from workshop_helpers import (MaskedPixelAccuracy, SegmentationGenerator, build_model,
-                              get_trained_model, load_split, masked_loss, mean_iou_metric, predict)
-from workshop_helpers.comparison import compare, evaluate_models
-from workshop_helpers.metrics import per_image_weighted_iou
-from workshop_helpers.model import freeze_encoder
-from workshop_helpers.plotting import (PredictionPreview, plot_confusion_matrix, plot_histories,
-                                       plot_iou_bars, plot_predictions)
-from workshop_helpers.training import (configure_batchnorm, keep_batchnorm_statistics,
-                                       load_trained_beforehand, save_checkpoint)
+from workshop_helpers import (
+    MaskedPixelAccuracy,
+    PredictionPreview,
+    SegmentationGenerator,
+    build_model,
+    compare,
+    configure_batchnorm,
+    estimate_fit_time,
+    evaluate_models,
+    freeze_encoder,
+    get_trained_model,
+    keep_batchnorm_statistics,
+    load_split,
+    load_trained_beforehand,
+    masked_loss,
+    mean_iou_metric,
+    per_image_weighted_iou,
+    plot_confusion_matrix,
+    plot_histories,
+    plot_iou_bars,
+    plot_predictions,
+    predict,
+    save_checkpoint,
+)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## The same batches
@@ -53,11 +71,17 @@ from workshop_helpers.training import (configure_batchnorm, keep_batchnorm_stati
 # %% tags=["training"]
 train_images, train_masks = load_split(spec.name, "train", limit=settings.max_train_images)
 val_images, val_masks = load_split(spec.name, "val")
-train_batches = SegmentationGenerator(train_images, train_masks, settings.batch_size,
-                                      augment=True, seed=settings.seed,
-                                      crop_size=settings.crop_size)
-val_batches = SegmentationGenerator(val_images, val_masks, settings.batch_size, augment=False,
-                                    crop_size=settings.crop_size)
+train_batches = SegmentationGenerator(
+    train_images,
+    train_masks,
+    settings.batch_size,
+    augment=True,
+    seed=settings.seed,
+    crop_size=settings.crop_size,
+)
+val_batches = SegmentationGenerator(
+    val_images, val_masks, settings.batch_size, augment=False, crop_size=settings.crop_size
+)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Reusing ImageNet's features without breaking them
@@ -80,36 +104,52 @@ trainable = sum(int(np.prod(weight.shape)) for weight in model.trainable_weights
 print(f"{model.count_params():,} parameters, {trainable:,} of them training")
 
 # %% [markdown]
-# Compile and fit as in notebook 4. With `fine_tune_epochs` set (e.g. `start(fine_tune_epochs=2)`),
-# the last epochs are the guide's second step: the whole network trains at the low rate
-# `fine_tune_learning_rate`, and `keep_batchnorm_statistics` keeps the encoder's BatchNorm layers
-# in inference mode. No preset does it: on the CPU budget it gained nothing.
+# Compile and fit as in notebook 4, with the expected time first. With `fine_tune_epochs` set
+# (e.g. `start(fine_tune_epochs=2)`), the last epochs are the guide's second step: the whole
+# network trains at the low rate `fine_tune_learning_rate`, and `keep_batchnorm_statistics` keeps
+# the encoder's BatchNorm layers in inference mode. No preset does it: on the CPU budget it gained
+# nothing.
 
 # %% tags=["training"]
 learning_rate = settings.learning_rate
 if settings.cosine_decay:
     learning_rate = keras.optimizers.schedules.CosineDecay(
-        learning_rate, decay_steps=settings.epochs * len(train_batches))
-model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=masked_loss,
-              metrics=[MaskedPixelAccuracy(), mean_iou_metric(spec.num_classes)])
+        learning_rate, decay_steps=settings.epochs * len(train_batches)
+    )
+model.compile(
+    optimizer=keras.optimizers.Adam(learning_rate),
+    loss=masked_loss,
+    metrics=[MaskedPixelAccuracy(), mean_iou_metric(spec.num_classes)],
+)
 
 # %% tags=["training"]
 callbacks = [PredictionPreview(val_images[0], val_masks[0], spec)]
 if settings.models == "train":
-    history = model.fit(train_batches, validation_data=val_batches,
-                        epochs=settings.epochs - settings.fine_tune_epochs,
-                        callbacks=callbacks).history
+    epochs = settings.epochs - settings.fine_tune_epochs
+    print(estimate_fit_time(model, train_batches, epochs, val_batches))
+    history = model.fit(
+        train_batches,
+        validation_data=val_batches,
+        epochs=epochs,
+        callbacks=callbacks,
+    ).history
 
 # %% tags=["training"]
 if settings.models == "train" and settings.fine_tune_epochs:
     freeze_encoder(model, frozen=False)
     keep_batchnorm_statistics(model)
-    model.compile(optimizer=keras.optimizers.Adam(settings.fine_tune_learning_rate),
-                  loss=masked_loss,
-                  metrics=[MaskedPixelAccuracy(), mean_iou_metric(spec.num_classes)])
-    fine_tuned = model.fit(train_batches, validation_data=val_batches,
-                           initial_epoch=len(history["loss"]), epochs=settings.epochs,
-                           callbacks=callbacks).history
+    model.compile(
+        optimizer=keras.optimizers.Adam(settings.fine_tune_learning_rate),
+        loss=masked_loss,
+        metrics=[MaskedPixelAccuracy(), mean_iou_metric(spec.num_classes)],
+    )
+    fine_tuned = model.fit(
+        train_batches,
+        validation_data=val_batches,
+        initial_epoch=len(history["loss"]),
+        epochs=settings.epochs,
+        callbacks=callbacks,
+    ).history
     history = {key: history[key] + fine_tuned[key] for key in history}
 if settings.models == "train":
     save_checkpoint(model, history, settings, settings.checkpoint("pretrained"))
@@ -163,8 +203,10 @@ for index, name in enumerate(spec.class_names):
         where = "in the training photos but" if images_with[index] else "in"
         print(f"{name}: {where} no validation photo, so not scored")
     elif pretrained_iou[index] < 0.1:
-        print(f"{name}: IoU {pretrained_iou[index]:.3f}, not learned in {settings.epochs} epochs "
-              f"from {images_with[index]} training images ({share:.1%} of the labelled pixels)")
+        print(
+            f"{name}: IoU {pretrained_iou[index]:.3f}, not learned in {settings.epochs} epochs "
+            f"from {images_with[index]} training images ({share:.1%} of the labelled pixels)"
+        )
 
 # %%
 plot_iou_bars(results, spec)
@@ -196,8 +238,10 @@ for column in np.argsort(-shares.max(axis=0)):
     if shares[best, column] > 0 and best not in shown:
         shown.append(best)
 shown = np.array(shown[:4])
-predictions = {"from scratch": predict(scratch, val_images[shown]),
-               "ImageNet encoder": predict(model, val_images[shown])}
+predictions = {
+    "from scratch": predict(scratch, val_images[shown]),
+    "ImageNet encoder": predict(model, val_images[shown]),
+}
 plot_predictions(val_images[shown], val_masks[shown], predictions, spec)
 plt.show()
 
@@ -232,9 +276,11 @@ plt.show()
 print(comparison.report())
 comparison.verify()
 miou = comparison.miou
-print(f"\nSame network, data and {settings.epochs} epochs: {miou['pretrained']:.3f} against "
-      f"{miou['scratch']:.3f} from scratch. The difference is what the encoder learned while "
-      "classifying ImageNet.")
+print(
+    f"\nSame network, data and {settings.epochs} epochs: {miou['pretrained']:.3f} against "
+    f"{miou['scratch']:.3f} from scratch. The difference is what the encoder learned while "
+    "classifying ImageNet."
+)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Exercise
@@ -244,7 +290,7 @@ print(f"\nSame network, data and {settings.epochs} epochs: {miou['pretrained']:.
 # learned on ImageNet?
 
 # %%
-from workshop_helpers.exercises import check_most_improved_class
+from workshop_helpers.course import check_most_improved_class
 
 rescored = results["scratch, BatchNorm re-estimated"]
 answer = None  # your answer: a class name from the table
@@ -279,9 +325,11 @@ from workshop_helpers import train
 flipped = replace(settings, freeze_pretrained_encoder=not settings.freeze_pretrained_encoder)
 other, other_history = train(flipped, pretrained=True)
 other_scores = evaluate_models({"other": other}, val_images, val_masks, spec.num_classes)
-print(f"freeze_pretrained_encoder={flipped.freeze_pretrained_encoder}: validation mIoU "
-      f"{other_scores['other']['mIoU']:.3f} (the model above: {miou['pretrained']:.3f}); "
-      f"validation loss {other_history['val_loss'][0]:.3f} → {other_history['val_loss'][-1]:.3f}")
+print(
+    f"freeze_pretrained_encoder={flipped.freeze_pretrained_encoder}: validation mIoU "
+    f"{other_scores['other']['mIoU']:.3f} (the model above: {miou['pretrained']:.3f}); "
+    f"validation loss {other_history['val_loss'][0]:.3f} → {other_history['val_loss'][-1]:.3f}"
+)
 
 # %% [markdown]
 # Next: **6. Demos.**

@@ -22,10 +22,13 @@ if "google.colab" in sys.modules:
     import subprocess
 
     url = "https://github.com/segmentation-workshop/transfer-learning-segmentation"
-    subprocess.run(f"git clone -q --depth 1 {url} workshop && pip install -q -e workshop",
-                   shell=True, check=True)
+    subprocess.run(
+        f"git clone -q --depth 1 {url} workshop && pip install -q -e workshop",
+        shell=True,
+        check=True,
+    )
     sys.path.insert(0, "workshop")
-from workshop_helpers.session import start
+from workshop_helpers import start
 
 settings, spec = start(weights=True)
 
@@ -38,10 +41,18 @@ import numpy as np
 from IPython.display import display
 
 from workshop_helpers import evaluate, get_trained_model, load_split, predict_labels
-from workshop_helpers.camera import headless, in_colab, open_camera, webcam_images
-from workshop_helpers.images import sample_images
-from workshop_helpers.viewer import (LiveSegmentation, SegmentationViewer, colab_live_segmentation,
-                                     segment_and_plot, show_url)
+from workshop_helpers.demos import (
+    LiveSegmentation,
+    SegmentationViewer,
+    colab_live_segmentation,
+    headless,
+    in_colab,
+    open_camera,
+    sample_images,
+    segment_and_plot,
+    show_url,
+    webcam_images,
+)
 
 # The model notebook 5 trained with these settings (trained now if there is none).
 model, _ = get_trained_model(settings, pretrained=True, reuse=True)
@@ -56,22 +67,32 @@ model, _ = get_trained_model(settings, pretrained=True, reuse=True)
 # %%
 val_images, val_masks = load_split(spec.name, "val")
 scores = evaluate(model, val_images, val_masks, spec.num_classes, tta=False)
-learned = [name for name, iou in zip(spec.class_names, scores["per_class_iou"])
-           if iou is not None and iou >= 0.1]
-weak = [f"{name} ({iou:.2f})" for name, iou in zip(spec.class_names, scores["per_class_iou"])
-        if iou is not None and iou < 0.1]
+learned = [
+    name
+    for name, iou in zip(spec.class_names, scores["per_class_iou"])
+    if iou is not None and iou >= 0.1
+]
+weak = [
+    f"{name} ({iou:.2f})"
+    for name, iou in zip(spec.class_names, scores["per_class_iou"])
+    if iou is not None and iou < 0.1
+]
 print(f"This {spec.name} model labels {spec.num_classes} classes: {', '.join(spec.class_names)}.")
 print(f"Validation IoU of at least 0.1: {', '.join(learned) or 'none'}.")
 if weak:
-    print(f"Barely learned (IoU under 0.1): {', '.join(weak)}: expect it to miss those, or to call "
-          "them something else. Longer training (more epochs, all images) teaches them.")
+    print(
+        f"Barely learned (IoU under 0.1): {', '.join(weak)}: expect it to miss those, or to call "
+        "them something else. Longer training (more epochs, all images) teaches them."
+    )
 unscored = [name for name, iou in zip(spec.class_names, scores["per_class_iou"]) if iou is None]
 if unscored:
     print(f"Not scored, no validation photo shows it: {', '.join(unscored)}.")
 missing = [name for name in ("person", "cat") if name not in spec.class_names]
 if missing:
-    print(f"It has no {' and no '.join(missing)} class, the subjects of the bundled photos below: "
-          "on those it can only answer with the classes above.")
+    print(
+        f"It has no {' and no '.join(missing)} class, the subjects of the bundled photos below: "
+        "on those it can only answer with the classes above."
+    )
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## A webcam photo
@@ -110,8 +131,10 @@ camera = None if in_colab() else open_camera()
 if in_colab() and not headless():
     colab_live_segmentation(model, spec)
 elif camera is None:
-    print("No camera here: the live loop needs Jupyter running on a machine with a webcam, "
-          'or a video file: camera = open_camera("my_clip.mp4").')
+    print(
+        "No camera here: the live loop needs Jupyter running on a machine with a webcam, "
+        'or a video file: camera = open_camera("my_clip.mp4").'
+    )
 else:
     live = LiveSegmentation(model, spec, capture=camera)
     display(live.widget)

@@ -23,10 +23,13 @@ if "google.colab" in sys.modules:
     import subprocess
 
     url = "https://github.com/segmentation-workshop/transfer-learning-segmentation"
-    subprocess.run(f"git clone -q --depth 1 {url} workshop && pip install -q -e workshop",
-                   shell=True, check=True)
+    subprocess.run(
+        f"git clone -q --depth 1 {url} workshop && pip install -q -e workshop",
+        shell=True,
+        check=True,
+    )
     sys.path.insert(0, "workshop")
-from workshop_helpers.session import start
+from workshop_helpers import start
 
 settings, spec = start()
 
@@ -40,11 +43,16 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from workshop_helpers import build_model, load_checkpoint, load_split, predict
-from workshop_helpers.export import TOLERANCE, export_model, missing_packages, require
-from workshop_helpers.pipeline import preprocess
-from workshop_helpers.plotting import plot_predictions
-from workshop_helpers.training import display_path
+from workshop_helpers import (
+    build_model,
+    display_path,
+    load_checkpoint,
+    load_split,
+    plot_predictions,
+    predict,
+    preprocess,
+)
+from workshop_helpers.demos import TOLERANCE, export_model, missing_packages, require
 
 if missing_packages("onnx") and "google.colab" in sys.modules:
     subprocess.run('pip install -q -e "workshop[export]"', shell=True, check=True)
@@ -64,8 +72,10 @@ if checkpoint.exists():
     print(f"Exporting the trained model {display_path(checkpoint)}")
 else:
     model = build_model(spec.num_classes)
-    print(f"No {display_path(checkpoint)} (run notebook 5 first): exporting an UNTRAINED model, "
-          "so expect noise.")
+    print(
+        f"No {display_path(checkpoint)} (run notebook 5 first): exporting an UNTRAINED model, "
+        "so expect noise."
+    )
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Export to ONNX

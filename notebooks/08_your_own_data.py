@@ -25,10 +25,13 @@ if "google.colab" in sys.modules:
     import subprocess
 
     url = "https://github.com/segmentation-workshop/transfer-learning-segmentation"
-    subprocess.run(f"git clone -q --depth 1 {url} workshop && pip install -q -e workshop",
-                   shell=True, check=True)
+    subprocess.run(
+        f"git clone -q --depth 1 {url} workshop && pip install -q -e workshop",
+        shell=True,
+        check=True,
+    )
     sys.path.insert(0, "workshop")
-from workshop_helpers.session import start
+from workshop_helpers import start
 
 settings, spec = start(weights=True)
 
@@ -42,16 +45,34 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import display
 
-from workshop_helpers import (MaskedPixelAccuracy, SegmentationGenerator, build_model, evaluate,
-                              get_spec, load_settings, load_split, masked_loss, mean_iou_metric,
-                              predict)
-from workshop_helpers.camera import headless, in_colab, open_camera
-from workshop_helpers.datasets import default_data_dir
-from workshop_helpers.folders import FolderDatasetError, prepare_folder, write_source_folder
-from workshop_helpers.model import freeze_encoder
-from workshop_helpers.plotting import plot_predictions
-from workshop_helpers.training import configure_batchnorm, display_path, save_checkpoint
-from workshop_helpers.viewer import LiveSegmentation, SegmentationViewer, colab_live_segmentation
+from workshop_helpers import (
+    FolderDatasetError,
+    MaskedPixelAccuracy,
+    SegmentationGenerator,
+    build_model,
+    configure_batchnorm,
+    default_data_dir,
+    display_path,
+    evaluate,
+    freeze_encoder,
+    get_spec,
+    load_settings,
+    load_split,
+    masked_loss,
+    mean_iou_metric,
+    plot_predictions,
+    predict,
+    save_checkpoint,
+)
+from workshop_helpers.data import prepare_folder, write_source_folder
+from workshop_helpers.demos import (
+    LiveSegmentation,
+    SegmentationViewer,
+    colab_live_segmentation,
+    headless,
+    in_colab,
+    open_camera,
+)
 
 started = time.perf_counter()
 
@@ -120,8 +141,10 @@ if MY_FOLDER is None:
     examples_dir = default_data_dir() / "examples"
     for format in ("index", "labelme"):
         write_source_folder(examples_dir / f"example_{format}", examples, classes, format)
-    print(f"Wrote {len(examples)} photos with index masks and with labelme files into "
-          f"{display_path(examples_dir)}/.")
+    print(
+        f"Wrote {len(examples)} photos with index masks and with labelme files into "
+        f"{display_path(examples_dir)}/."
+    )
     listed = sorted(p.name for p in (examples_dir / "example_labelme").iterdir())
     print(f"example_labelme/: {', '.join(listed[:5])}, ...")
 
@@ -164,8 +187,12 @@ if MY_FOLDER is None:
 # %%
 photos, masks = load_split(dataset, "train", limit=2)
 broken = Path(tempfile.mkdtemp()) / "my_photos"
-write_source_folder(broken, {"IMG_1": (photos[0], masks[0]), "IMG_2": (photos[1], masks[1])},
-                    get_spec(dataset).class_names, "labelme")
+write_source_folder(
+    broken,
+    {"IMG_1": (photos[0], masks[0]), "IMG_2": (photos[1], masks[1])},
+    get_spec(dataset).class_names,
+    "labelme",
+)
 (broken / "IMG_2.json").unlink()  # a photo not labelled yet
 try:
     prepare_folder(broken, "broken")
@@ -195,11 +222,17 @@ print(f"{spec.name}: {spec.num_classes} classes, {', '.join(spec.class_names)}")
 # %% tags=["training"]
 train_images, train_masks = load_split(spec.name, "train", limit=settings.max_train_images)
 val_images, val_masks = load_split(spec.name, "val")
-train_batches = SegmentationGenerator(train_images, train_masks, settings.batch_size,
-                                      augment=True, seed=settings.seed,
-                                      crop_size=settings.crop_size)
-val_batches = SegmentationGenerator(val_images, val_masks, settings.batch_size, augment=False,
-                                    crop_size=settings.crop_size)
+train_batches = SegmentationGenerator(
+    train_images,
+    train_masks,
+    settings.batch_size,
+    augment=True,
+    seed=settings.seed,
+    crop_size=settings.crop_size,
+)
+val_batches = SegmentationGenerator(
+    val_images, val_masks, settings.batch_size, augment=False, crop_size=settings.crop_size
+)
 print(f"{len(train_images)} training and {len(val_images)} validation photos")
 
 # %% [markdown]
@@ -219,9 +252,13 @@ print(f"{model.count_params():,} parameters, {trainable:,} of them training")
 learning_rate = settings.learning_rate
 if settings.cosine_decay:
     learning_rate = keras.optimizers.schedules.CosineDecay(
-        learning_rate, decay_steps=settings.epochs * len(train_batches))
-model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=masked_loss,
-              metrics=[MaskedPixelAccuracy(), mean_iou_metric(spec.num_classes)])
+        learning_rate, decay_steps=settings.epochs * len(train_batches)
+    )
+model.compile(
+    optimizer=keras.optimizers.Adam(learning_rate),
+    loss=masked_loss,
+    metrics=[MaskedPixelAccuracy(), mean_iou_metric(spec.num_classes)],
+)
 
 # %% tags=["training"]
 history = model.fit(train_batches, validation_data=val_batches, epochs=settings.epochs)
@@ -237,8 +274,9 @@ print(f"Saved {display_path(settings.checkpoint('pretrained'))}")
 
 # %%
 shown = np.arange(min(3, len(val_images)))
-plot_predictions(val_images[shown], val_masks[shown],
-                 {"prediction": predict(model, val_images[shown])}, spec)
+plot_predictions(
+    val_images[shown], val_masks[shown], {"prediction": predict(model, val_images[shown])}, spec
+)
 plt.show()
 
 # %%
@@ -249,17 +287,21 @@ print(f"{'class':>12}  {'IoU':>6}  training pixels")
 for name, iou, share in zip(spec.class_names, scores["per_class_iou"], shares):
     shown_iou = "  n/a" if iou is None else f"{iou:6.3f}"
     print(f"{name:>12}  {shown_iou}  {share:6.1%}")
-print(f"\nValidation mIoU {scores['mIoU']:.3f} over {len(val_images)} photos after "
-      f"{settings.epochs} epochs on {len(train_images)}; pixel accuracy "
-      f"{scores['pixel_accuracy']:.3f}.")
+print(
+    f"\nValidation mIoU {scores['mIoU']:.3f} over {len(val_images)} photos after "
+    f"{settings.epochs} epochs on {len(train_images)}; pixel accuracy "
+    f"{scores['pixel_accuracy']:.3f}."
+)
 ious = dict(zip(spec.class_names, scores["per_class_iou"]))
 missing = [name for name, iou in ious.items() if iou is None]
 if missing:
     print(f"No validation pixel of {', '.join(missing)}: left out of the mean.")
 weak = [name for name, iou in ious.items() if iou is not None and iou < 0.1]
 if weak:
-    print(f"Not learned yet (IoU below 0.1): {', '.join(weak)}. More photos of these, or more "
-          "epochs, are the next step.")
+    print(
+        f"Not learned yet (IoU below 0.1): {', '.join(weak)}. More photos of these, or more "
+        "epochs, are the next step."
+    )
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Exercise

@@ -25,10 +25,13 @@ if "google.colab" in sys.modules:
     import subprocess
 
     url = "https://github.com/segmentation-workshop/transfer-learning-segmentation"
-    subprocess.run(f"git clone -q --depth 1 {url} workshop && pip install -q -e workshop",
-                   shell=True, check=True)
+    subprocess.run(
+        f"git clone -q --depth 1 {url} workshop && pip install -q -e workshop",
+        shell=True,
+        check=True,
+    )
     sys.path.insert(0, "workshop")
-from workshop_helpers.session import start
+from workshop_helpers import start
 
 settings, spec = start(weights=True)
 
@@ -39,14 +42,30 @@ import numpy as np
 import pandas as pd
 from keras import ops
 
-from workshop_helpers import (MaskedPixelAccuracy, SegmentationGenerator, get_trained_model,
-                              load_split, masked_loss, mean_iou_metric, predict)
-from workshop_helpers.metrics import (class_pixel_shares, median_frequency_weights,
-                                      scores_from_labels)
-from workshop_helpers.model import batchnorm_layers, freeze_encoder
-from workshop_helpers.pitfalls import (as_stored, colour_labels, foreign_labels,
-                                       mask_resizing_damage, resize_masks, stuck_mean_iou,
-                                       truncate_to_labels, void_as_background)
+from workshop_helpers import (
+    MaskedPixelAccuracy,
+    SegmentationGenerator,
+    batchnorm_layers,
+    class_pixel_shares,
+    freeze_encoder,
+    get_trained_model,
+    load_split,
+    masked_loss,
+    mean_iou_metric,
+    median_frequency_weights,
+    predict,
+    scores_from_labels,
+)
+from workshop_helpers.course import (
+    as_stored,
+    colour_labels,
+    foreign_labels,
+    mask_resizing_damage,
+    resize_masks,
+    stuck_mean_iou,
+    truncate_to_labels,
+    void_as_background,
+)
 
 summary = []  # one row per pitfall: what is measured, the wrong way's number, the right way's
 
@@ -80,16 +99,22 @@ print(f"{len(val_images)} validation images, predicted")
 size = settings.crop_size
 bilinear_values = resize_masks(val_masks, size, "bilinear")  # ops.image.resize, as for a photo
 values = np.unique(bilinear_values[0])
-print(f"the first mask, as stored, holds the values {np.unique(as_stored(val_masks[0])).tolist()}; "
-      f"resized bilinearly, {len(values)} different ones, e.g. "
-      + ", ".join(f"{value:.4g}" for value in values[::max(1, len(values) // 8)]))
+print(
+    f"the first mask, as stored, holds the values {np.unique(as_stored(val_masks[0])).tolist()}; "
+    f"resized bilinearly, {len(values)} different ones, e.g. "
+    + ", ".join(f"{value:.4g}" for value in values[:: max(1, len(values) // 8)])
+)
 damage = mask_resizing_damage(val_masks, size, spec.num_classes)
 bilinear = damage["bilinear"]
-print(f"bilinear to {size}×{size}: {bilinear['fractional']:.1%} of the pixels are fractional "
-      "before the cast; after it,")
-print(f"  {bilinear['changed']:.1%} carry another label than nearest neighbour gives them and "
-      f"{bilinear['not_in_image']:.1%} a label that is not in their image "
-      f"({bilinear['not_a_class']:.1%} one that is no class at all)")
+print(
+    f"bilinear to {size}×{size}: {bilinear['fractional']:.1%} of the pixels are fractional "
+    "before the cast; after it,"
+)
+print(
+    f"  {bilinear['changed']:.1%} carry another label than nearest neighbour gives them and "
+    f"{bilinear['not_in_image']:.1%} a label that is not in their image "
+    f"({bilinear['not_a_class']:.1%} one that is no class at all)"
+)
 
 # %% [markdown]
 # The right way: nearest neighbour copies the label of the nearest source pixel, so it can only
@@ -97,10 +122,18 @@ print(f"  {bilinear['changed']:.1%} carry another label than nearest neighbour g
 
 # %%
 nearest = damage["nearest"]
-print(f"nearest neighbour to {size}×{size}: {nearest['fractional']:.1%} fractional, "
-      f"{nearest['not_in_image']:.1%} with a label not in their image")
-summary.append(("1. bilinear-resized masks", "share of pixels with a label not in their image",
-                bilinear["not_in_image"], nearest["not_in_image"]))
+print(
+    f"nearest neighbour to {size}×{size}: {nearest['fractional']:.1%} fractional, "
+    f"{nearest['not_in_image']:.1%} with a label not in their image"
+)
+summary.append(
+    (
+        "1. bilinear-resized masks",
+        "share of pixels with a label not in their image",
+        bilinear["not_in_image"],
+        nearest["not_in_image"],
+    )
+)
 
 # %% [markdown]
 # A zoomed crop of the validation image with the most invented labels, in the class colours of
@@ -115,11 +148,13 @@ rows, columns = np.nonzero(invented[worst])
 half = 16  # a 32×32 window around the median invented pixel
 top = int(np.clip(np.median(rows) - half, 0, size - 2 * half))
 left = int(np.clip(np.median(columns) - half, 0, size - 2 * half))
-window = np.s_[top:top + 2 * half, left:left + 2 * half]
+window = np.s_[top : top + 2 * half, left : left + 2 * half]
 photo = ops.convert_to_numpy(ops.image.resize(val_images[worst], (size, size))).astype(np.uint8)
-panels = {"photo": photo[window],
-          "nearest neighbour": colour_labels(nearest_labels[worst][window], spec.palette),
-          "bilinear, then cast": colour_labels(bilinear_labels[worst][window], spec.palette)}
+panels = {
+    "photo": photo[window],
+    "nearest neighbour": colour_labels(nearest_labels[worst][window], spec.palette),
+    "bilinear, then cast": colour_labels(bilinear_labels[worst][window], spec.palette),
+}
 fig, axes = plt.subplots(1, 3, figsize=(10, 3.6))
 for ax, (title, panel) in zip(axes, panels.items()):
     ax.imshow(panel, interpolation="nearest")
@@ -147,18 +182,24 @@ print(f"{invented[worst].mean():.1%} of this image's pixels got a label the imag
 few = slice(0, 16)
 one_hot_masks = ops.one_hot(val_masks[few], spec.num_classes)  # void (-1) becomes a row of 0s
 random_logits = np.random.default_rng(0).normal(size=val_probabilities[few].shape)
-fed = {"pretrained": val_probabilities[few],
-       "random": ops.convert_to_numpy(ops.softmax(random_logits))}
+fed = {
+    "pretrained": val_probabilities[few],
+    "random": ops.convert_to_numpy(ops.softmax(random_logits)),
+}
 stuck = {}
 for name, probabilities in fed.items():
     metric = keras.metrics.MeanIoU(num_classes=spec.num_classes)
     metric.update_state(one_hot_masks, probabilities)
     stuck[name] = float(metric.result())
-print("MeanIoU of one-hot masks and probabilities: "
-      + ", ".join(f"{name} {value:.4f}" for name, value in stuck.items()))
+print(
+    "MeanIoU of one-hot masks and probabilities: "
+    + ", ".join(f"{name} {value:.4f}" for name, value in stuck.items())
+)
 void_share = float(np.mean(val_masks[few] < 0))
-print(f"the constant (1 − (1 − void share {void_share:.3f}) / {spec.num_classes}) / 2 = "
-      f"{stuck_mean_iou(void_share, spec.num_classes):.4f} depends on the void share alone")
+print(
+    f"the constant (1 − (1 − void share {void_share:.3f}) / {spec.num_classes}) / 2 = "
+    f"{stuck_mean_iou(void_share, spec.num_classes):.4f} depends on the void share alone"
+)
 
 # %% [markdown]
 # The right way: give the metric class labels (the arg-max of the probabilities) against the
@@ -169,10 +210,18 @@ print(f"the constant (1 − (1 − void share {void_share:.3f}) / {spec.num_clas
 metric = keras.metrics.MeanIoU(num_classes=spec.num_classes, ignore_class=-1)
 metric.update_state(val_masks[few], val_labels[few])
 labelled = float(metric.result())
-print(f"MeanIoU of the arg-maxed labels: {labelled:.3f} (fed probabilities: "
-      f"{stuck['pretrained']:.3f})")
-summary.append(("2. MeanIoU from probabilities", "pretrained model's Keras MeanIoU, 16 images",
-                stuck["pretrained"], labelled))
+print(
+    f"MeanIoU of the arg-maxed labels: {labelled:.3f} (fed probabilities: "
+    f"{stuck['pretrained']:.3f})"
+)
+summary.append(
+    (
+        "2. MeanIoU from probabilities",
+        "pretrained model's Keras MeanIoU, 16 images",
+        stuck["pretrained"],
+        labelled,
+    )
+)
 
 # %% [markdown]
 # **Rule: a metric that does not move while the loss falls measures the wrong thing; feed
@@ -198,22 +247,30 @@ for index, name in enumerate(spec.class_names):
         print(f"{name:>12} | no pixel in the truth, not scored")
     else:
         print(f"{name:>12} | {before:12.3f} | {after:18.3f} | {after - before:+.3f}")
-print(f"{'mIoU':>12} | {ignored['mIoU']:12.3f} | {folded['mIoU']:18.3f} | "
-      f"{folded['mIoU'] - ignored['mIoU']:+.3f}")
-summary.append(("3. void counted as background", "pretrained model's mIoU",
-                folded["mIoU"], ignored["mIoU"]))
+print(
+    f"{'mIoU':>12} | {ignored['mIoU']:12.3f} | {folded['mIoU']:18.3f} | "
+    f"{folded['mIoU'] - ignored['mIoU']:+.3f}"
+)
+summary.append(
+    ("3. void counted as background", "pretrained model's mIoU", folded["mIoU"], ignored["mIoU"])
+)
 
 # %%
-change = {name: folded["per_class_iou"][i] - ignored["per_class_iou"][i]
-          for i, name in enumerate(spec.class_names) if ignored["per_class_iou"][i] is not None}
+change = {
+    name: folded["per_class_iou"][i] - ignored["per_class_iou"][i]
+    for i, name in enumerate(spec.class_names)
+    if ignored["per_class_iou"][i] is not None
+}
 background = spec.class_names[spec.background_index]
 objects = {name: value for name, value in change.items() if name != background}
 miou_change = folded["mIoU"] - ignored["mIoU"]
-print(f"Folding void into background changes mIoU by {miou_change:+.3f}"
-      + (" (a small effect in this run)" if abs(miou_change) < 0.02 else "")
-      + f": {background} by {change[background]:+.3f}, the object classes by "
-      f"{min(objects.values()):+.3f} to {max(objects.values()):+.3f}. Object pixels predicted "
-      "on the void band now count as errors; background predicted there counts as right.")
+print(
+    f"Folding void into background changes mIoU by {miou_change:+.3f}"
+    + (" (a small effect in this run)" if abs(miou_change) < 0.02 else "")
+    + f": {background} by {change[background]:+.3f}, the object classes by "
+    f"{min(objects.values()):+.3f} to {max(objects.values()):+.3f}. Object pixels predicted "
+    "on the void band now count as errors; background predicted there counts as right."
+)
 
 # %% [markdown]
 # The numbers above are the smaller half of the damage: a model *trained* with void as background
@@ -229,24 +286,38 @@ print(f"Folding void into background changes mIoU by {miou_change:+.3f}"
 # that answers "background" everywhere scores well. That baseline, next to the trained model:
 
 # %%
-predictions = {"all background": np.full(val_masks.shape, spec.background_index),
-               "pretrained": val_labels}
-scored = {name: scores_from_labels(labels, val_masks, spec.num_classes)
-          for name, labels in predictions.items()}
+predictions = {
+    "all background": np.full(val_masks.shape, spec.background_index),
+    "pretrained": val_labels,
+}
+scored = {
+    name: scores_from_labels(labels, val_masks, spec.num_classes)
+    for name, labels in predictions.items()
+}
 print(f"{'':>14} | pixel accuracy | mIoU  | pixels predicted {background}")
 for name, labels in predictions.items():
     share = np.mean(labels[val_masks >= 0] == spec.background_index)
-    print(f"{name:>14} | {scored[name]['pixel_accuracy']:14.3f} | {scored[name]['mIoU']:.3f} | "
-          f"{share:.1%}")
+    print(
+        f"{name:>14} | {scored[name]['pixel_accuracy']:14.3f} | {scored[name]['mIoU']:.3f} | "
+        f"{share:.1%}"
+    )
 baseline = scored["all background"]
-summary.append(("4. accuracy vs mIoU", "all-background baseline: accuracy vs mIoU",
-                baseline["pixel_accuracy"], baseline["mIoU"]))
+summary.append(
+    (
+        "4. accuracy vs mIoU",
+        "all-background baseline: accuracy vs mIoU",
+        baseline["pixel_accuracy"],
+        baseline["mIoU"],
+    )
+)
 
 # %%
 gap = scored["pretrained"]["pixel_accuracy"] - baseline["pixel_accuracy"]
-print(f"Background everywhere reaches pixel accuracy {baseline['pixel_accuracy']:.3f}, "
-      f"{gap:.3f} below the pretrained model's; by mIoU it scores {baseline['mIoU']:.3f} "
-      f"against {scored['pretrained']['mIoU']:.3f}.")
+print(
+    f"Background everywhere reaches pixel accuracy {baseline['pixel_accuracy']:.3f}, "
+    f"{gap:.3f} below the pretrained model's; by mIoU it scores {baseline['mIoU']:.3f} "
+    f"against {scored['pretrained']['mIoU']:.3f}."
+)
 
 # %% [markdown]
 # **Rule: report mIoU and per-class IoU next to the all-background baseline; pixel accuracy
@@ -270,6 +341,7 @@ for name, share in zip(spec.class_names, shares):
 # classes weigh more, background less. With background at a small fraction of the weight of a
 # rare class, a short training easily swings to the other extreme, so we soften the weights with
 # a square root (`power=0.5`). The loss, as the package defines it:
+
 
 # %% tags=["package:metrics.py"]
 class WeightedMaskedLoss(keras.losses.Loss):
@@ -307,8 +379,14 @@ tiny_images, tiny_masks = load_split(spec.name, "train", limit=32)
 
 def tiny_batches() -> SegmentationGenerator:
     """The 32 images' batches, new for each training: a generator reshuffles after each epoch."""
-    return SegmentationGenerator(tiny_images, tiny_masks, settings.batch_size, augment=True,
-                                 seed=settings.seed, crop_size=settings.crop_size)
+    return SegmentationGenerator(
+        tiny_images,
+        tiny_masks,
+        settings.batch_size,
+        augment=True,
+        seed=settings.seed,
+        crop_size=settings.crop_size,
+    )
 
 
 def copy_of(model: keras.Model, frozen_encoder: bool) -> keras.Model:
@@ -330,18 +408,26 @@ def on_validation(model: keras.Model) -> tuple[float, dict]:
 
 
 weights = median_frequency_weights(shares, power=0.5)
-print(f"{len(tiny_images)} images in {len(tiny_batches())} batches; class weights: "
-      + ", ".join(f"{name} {weight:.2f}" for name, weight in zip(spec.class_names, weights)))
+print(
+    f"{len(tiny_images)} images in {len(tiny_batches())} batches; class weights: "
+    + ", ".join(f"{name} {weight:.2f}" for name, weight in zip(spec.class_names, weights))
+)
 
 # %%
 plain = copy_of(pretrained, frozen_encoder=True)
-plain.compile(optimizer=keras.optimizers.Adam(1e-3), loss=masked_loss,
-              metrics=[MaskedPixelAccuracy(), mean_iou_metric(spec.num_classes)])
+plain.compile(
+    optimizer=keras.optimizers.Adam(1e-3),
+    loss=masked_loss,
+    metrics=[MaskedPixelAccuracy(), mean_iou_metric(spec.num_classes)],
+)
 plain_history = plain.fit(tiny_batches(), epochs=1, verbose=2).history
 
 weighted = copy_of(pretrained, frozen_encoder=True)
-weighted.compile(optimizer=keras.optimizers.Adam(1e-3), loss=WeightedMaskedLoss(weights),
-                 metrics=[MaskedPixelAccuracy(), mean_iou_metric(spec.num_classes)])
+weighted.compile(
+    optimizer=keras.optimizers.Adam(1e-3),
+    loss=WeightedMaskedLoss(weights),
+    metrics=[MaskedPixelAccuracy(), mean_iou_metric(spec.num_classes)],
+)
 weighted_history = weighted.fit(tiny_batches(), epochs=1, verbose=2).history
 
 # %% [markdown]
@@ -362,25 +448,38 @@ for index, name in enumerate(spec.class_names):
 for key in ("mIoU", "pixel_accuracy"):
     before, after = plain_scores[key], weighted_scores[key]
     print(f"{key:>14} | {before:10.3f} | {after:13.3f} | {after - before:+.3f}")
-summary.append(("5. class imbalance", "mIoU after 1 more epoch, half the val images",
-                plain_scores["mIoU"], weighted_scores["mIoU"]))
+summary.append(
+    (
+        "5. class imbalance",
+        "mIoU after 1 more epoch, half the val images",
+        plain_scores["mIoU"],
+        weighted_scores["mIoU"],
+    )
+)
 
 # %%
-change = {name: weighted_scores["per_class_iou"][i] - plain_scores["per_class_iou"][i]
-          for i, name in enumerate(spec.class_names)
-          if plain_scores["per_class_iou"][i] is not None}
+change = {
+    name: weighted_scores["per_class_iou"][i] - plain_scores["per_class_iou"][i]
+    for i, name in enumerate(spec.class_names)
+    if plain_scores["per_class_iou"][i] is not None
+}
 gained = [name for name, value in change.items() if value > 0.01]
 lost = [name for name, value in change.items() if value < -0.01]
 miou_change = weighted_scores["mIoU"] - plain_scores["mIoU"]
-as_background = {name: (scores["confusion"][:, spec.background_index].sum()
-                        / scores["confusion"].sum())
-                 for name, scores in (("plain", plain_scores), ("weighted", weighted_scores))}
-print(f"The plain loss predicts {background} on {as_background['plain']:.1%} of the labelled "
-      f"validation pixels, the weighted one on {as_background['weighted']:.1%}.")
-print(f"Weighting changed mIoU by {miou_change:+.3f}"
-      + (" (a small effect in this run)." if abs(miou_change) < 0.02 else ".")
-      + (f" Gained over 0.01: {', '.join(gained)}." if gained else " No class gained over 0.01.")
-      + (f" Lost over 0.01: {', '.join(lost)}." if lost else " No class lost over 0.01."))
+as_background = {
+    name: (scores["confusion"][:, spec.background_index].sum() / scores["confusion"].sum())
+    for name, scores in (("plain", plain_scores), ("weighted", weighted_scores))
+}
+print(
+    f"The plain loss predicts {background} on {as_background['plain']:.1%} of the labelled "
+    f"validation pixels, the weighted one on {as_background['weighted']:.1%}."
+)
+print(
+    f"Weighting changed mIoU by {miou_change:+.3f}"
+    + (" (a small effect in this run)." if abs(miou_change) < 0.02 else ".")
+    + (f" Gained over 0.01: {', '.join(gained)}." if gained else " No class gained over 0.01.")
+    + (f" Lost over 0.01: {', '.join(lost)}." if lost else " No class lost over 0.01.")
+)
 
 # %% [markdown]
 # **Rule: look at the class shares first; when rare classes matter, weight the loss (or add a
@@ -400,8 +499,11 @@ print(f"Weighting changed mIoU by {miou_change:+.3f}"
 # %%
 print(f"BatchNorm momentum of the encoder: {batchnorm_layers(pretrained)[0].momentum}")
 everything = copy_of(pretrained, frozen_encoder=False)
-everything.compile(optimizer=keras.optimizers.Adam(1e-3), loss=masked_loss,
-                   metrics=[MaskedPixelAccuracy(), mean_iou_metric(spec.num_classes)])
+everything.compile(
+    optimizer=keras.optimizers.Adam(1e-3),
+    loss=masked_loss,
+    metrics=[MaskedPixelAccuracy(), mean_iou_metric(spec.num_classes)],
+)
 everything_history = everything.fit(tiny_batches(), epochs=1, verbose=2).history
 
 # %% [markdown]
@@ -415,34 +517,48 @@ everything_loss, everything_scores = on_validation(everything)
 before_loss = float(masked_loss(val_masks[half], val_probabilities[half]))
 before = scores_from_labels(val_labels[half], val_masks[half], spec.num_classes)
 print(f"{'':>32} | training loss | val loss | val mIoU")
-print(f"{'notebook 5 model':>32} | {'':>13} | {before_loss:8.3f} | "
-      f"{before['mIoU']:.3f}")
+print(f"{'notebook 5 model':>32} | {'':>13} | {before_loss:8.3f} | {before['mIoU']:.3f}")
 for name, history, loss, scores in (
-        ("+1 epoch, everything trainable", everything_history, everything_loss,
-         everything_scores),
-        ("+1 epoch, encoder frozen", plain_history, plain_loss, plain_scores)):
+    ("+1 epoch, everything trainable", everything_history, everything_loss, everything_scores),
+    ("+1 epoch, encoder frozen", plain_history, plain_loss, plain_scores),
+):
     print(f"{name:>32} | {history['loss'][-1]:13.3f} | {loss:8.3f} | {scores['mIoU']:.3f}")
-summary.append(("6. fine-tuning everything at 1e-3", "mIoU after 1 more epoch, half the val images",
-                everything_scores["mIoU"], plain_scores["mIoU"]))
+summary.append(
+    (
+        "6. fine-tuning everything at 1e-3",
+        "mIoU after 1 more epoch, half the val images",
+        everything_scores["mIoU"],
+        plain_scores["mIoU"],
+    )
+)
 
 # %%
 drop = before["mIoU"] - everything_scores["mIoU"]
-print(f"One epoch of fine-tuning everything at 1e-3 moved the validation loss from "
-      f"{before_loss:.3f} to {everything_loss:.3f} and mIoU from "
-      f"{before['mIoU']:.3f} to {everything_scores['mIoU']:.3f}"
-      + (" (a small effect in this run)." if abs(drop) < 0.02 else "."))
+print(
+    f"One epoch of fine-tuning everything at 1e-3 moved the validation loss from "
+    f"{before_loss:.3f} to {everything_loss:.3f} and mIoU from "
+    f"{before['mIoU']:.3f} to {everything_scores['mIoU']:.3f}"
+    + (" (a small effect in this run)." if abs(drop) < 0.02 else ".")
+)
 print(f"With the encoder frozen, they went to {plain_loss:.3f} and {plain_scores['mIoU']:.3f}.")
 predicted_background = {
     name: scores["confusion"][:, spec.background_index].sum() / scores["confusion"].sum()
-    for name, scores in (("fine-tuned", everything_scores), ("frozen", plain_scores))}
+    for name, scores in (("fine-tuned", everything_scores), ("frozen", plain_scores))
+}
 if before["mIoU"] - plain_scores["mIoU"] > 0.02:
-    print(f"The frozen run's mIoU fell too, from {before['mIoU']:.3f}: one epoch on "
-          f"{len(tiny_images)} images at this rate pulls the decoder towards those images.")
-print(f"The fine-tuned model predicts {background} on {predicted_background['fine-tuned']:.1%} "
-      f"of the labelled validation pixels, the frozen one on {predicted_background['frozen']:.1%}.")
-print(f"The training loss, computed with each batch's own statistics, read "
-      f"{everything_history['loss'][-1]:.3f} fine-tuned and {plain_history['loss'][-1]:.3f} "
-      "frozen.")
+    print(
+        f"The frozen run's mIoU fell too, from {before['mIoU']:.3f}: one epoch on "
+        f"{len(tiny_images)} images at this rate pulls the decoder towards those images."
+    )
+print(
+    f"The fine-tuned model predicts {background} on {predicted_background['fine-tuned']:.1%} "
+    f"of the labelled validation pixels, the frozen one on {predicted_background['frozen']:.1%}."
+)
+print(
+    f"The training loss, computed with each batch's own statistics, read "
+    f"{everything_history['loss'][-1]:.3f} fine-tuned and {plain_history['loss'][-1]:.3f} "
+    "frozen."
+)
 
 # %% [markdown]
 # To fine-tune the encoder as well, the Keras transfer-learning guide does it only after the

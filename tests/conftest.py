@@ -11,7 +11,8 @@ ASSETS = Path(__file__).resolve().parents[2] / "shared" / "assets"
 MIRROR = Path(os.environ.get("WORKSHOP_DATA_MIRROR", ASSETS))
 needs_mirror = pytest.mark.skipif(
     not (MIRROR / "camvid").is_dir(),
-    reason=f"offline asset mirror not found at {MIRROR} (set WORKSHOP_DATA_MIRROR)")
+    reason=f"offline asset mirror not found at {MIRROR} (set WORKSHOP_DATA_MIRROR)",
+)
 
 
 @pytest.fixture(scope="session")
@@ -24,6 +25,41 @@ def scratch_model():
     from workshop_helpers import build_model
 
     return build_model(6)
+
+
+@pytest.fixture(autouse=True)
+def no_gpu(monkeypatch):
+    """Every test sees a machine without a GPU, as CI is: the preset it picks does not depend on
+    where the tests run. Tests of the GPU choice patch it back."""
+    monkeypatch.setattr("workshop_helpers.settings.gpu_available", lambda: False)
+
+
+@pytest.fixture
+def eager_steps():
+    """Keras' train and test steps run eagerly within the test.
+
+    A test that fits a few tiny batches then skips tracing MobileNetV2's training graph, which
+    takes tens of seconds on 2 cores; the same steps give the same numbers, and the notebooks run
+    the traced path.
+    """
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.run_functions_eagerly(True)
+        try:
+            yield
+        finally:
+            tf.config.run_functions_eagerly(False)
+    elif backend == "jax":
+        import jax
+
+        with jax.disable_jit():
+            yield
+    else:
+        yield
 
 
 @pytest.fixture

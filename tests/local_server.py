@@ -63,6 +63,7 @@ def dropping_once(body: bytes, ranges: list):
 
     Each request's Range header is appended to `ranges`, so a test can see the resume.
     """
+
     def route(handler):
         ranges.append(handler.headers.get("Range"))
         if len(ranges) == 1:
@@ -87,3 +88,29 @@ def tar_bytes(files: dict[str, bytes]) -> bytes:
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
     return buffer.getvalue()
+
+
+def redirect_to_itself(handler):
+    """A route that answers every request with a redirect to itself (as pjreddie.com did)."""
+    handler.send_response(302)
+    handler.send_header("Location", handler.path)
+    handler.send_header("Content-Length", "0")
+    handler.end_headers()
+
+
+def answering(status: int):
+    """A route that answers with an HTTP status and no file (403: a host that refuses)."""
+
+    def route(handler):
+        handler.send_error(status)
+
+    return route
+
+
+def never_answering(released):
+    """A route that accepts the request and sends nothing until the threading.Event is set."""
+
+    def route(handler):
+        released.wait(10)
+
+    return route

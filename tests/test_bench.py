@@ -3,10 +3,14 @@
 import numpy as np
 
 from workshop_helpers import VOC
-from workshop_helpers.bench import (SEED_WINDOW_CALLS, SyntheticCamera, generator_throughput,
-                                    machine_description)
-from workshop_helpers.viewer import LiveSegmentation
+from workshop_helpers.demos.camera import SyntheticCamera
+from workshop_helpers.demos.viewer import LiveSegmentation
 from workshop_helpers.inference import window_offsets
+from workshop_helpers.tools.bench import (
+    SEED_WINDOW_CALLS,
+    generator_throughput,
+    machine_description,
+)
 
 
 def test_seed_window_call_count_matches_the_sliding_window():

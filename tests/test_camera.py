@@ -2,9 +2,14 @@ import cv2
 import numpy as np
 import pytest
 
-from workshop_helpers.camera import (LoopingVideo, SyntheticCamera, open_camera, quiet_opencv,
-                                     webcam_images)
-from workshop_helpers.images import sample_images
+from workshop_helpers.demos.camera import (
+    LoopingVideo,
+    SyntheticCamera,
+    open_camera,
+    quiet_opencv,
+    webcam_images,
+)
+from workshop_helpers.demos.images import sample_images
 
 
 def write_clip(path, frames=4, size=(160, 120)):

@@ -10,16 +10,15 @@ from workshop_helpers.checkpoints import (
     DEFAULT_CHECKPOINTS_URL,
     MANIFEST_NAME,
     URL_VARIABLE,
-    ChecksumError,
     CheckpointConflict,
+    ChecksumError,
     checkpoints_url,
-    describe_checkpoint,
     fetch_checkpoints,
-    pack_checkpoints,
     read_manifest,
 )
-from workshop_helpers.cli import main
 from workshop_helpers.settings import FAST
+from workshop_helpers.tools.cli import main
+from workshop_helpers.tools.publish import describe_checkpoint, pack_checkpoints
 
 from .local_server import dropping_once, send_bytes, serve
 
@@ -166,18 +165,31 @@ def test_each_voc_subset_publishes_and_fetches_its_own_checkpoints(tmp_path):
         paths.append(path)
     named = trained / "voc_original_scratch.keras"  # no history: its name says it
     named.write_bytes(b"n")
-    assert describe_checkpoint(named) == {"dataset": "voc_original", "kind": "scratch",
-                                          "preset": "full"}
-    manifest = json.loads(pack_checkpoints([*paths, named], tmp_path / "release",
-                                           evaluate=False).read_text())
+    assert describe_checkpoint(named) == {
+        "dataset": "voc_original",
+        "kind": "scratch",
+        "preset": "full",
+    }
+    manifest = json.loads(
+        pack_checkpoints([*paths, named], tmp_path / "release", evaluate=False).read_text()
+    )
     assert {e["file"]: e["dataset"] for e in manifest["checkpoints"]} == {
-        "voc_pretrained_fast.keras": "voc", "voc_original_pretrained_fast.keras": "voc_original",
-        "voc_original_scratch.keras": "voc_original"}
+        "voc_pretrained_fast.keras": "voc",
+        "voc_original_pretrained_fast.keras": "voc_original",
+        "voc_original_scratch.keras": "voc_original",
+    }
     with serve(_routes(tmp_path / "release")) as (base, _):
-        fetched = fetch_checkpoints(f"{base}/release/", dataset="voc_original", preset="fast",
-                                    directory=tmp_path / "fetched", progress=False)
-    assert sorted(p.name for p in fetched) == ["voc_original_pretrained_fast.history.json",
-                                               "voc_original_pretrained_fast.keras"]
+        fetched = fetch_checkpoints(
+            f"{base}/release/",
+            dataset="voc_original",
+            preset="fast",
+            directory=tmp_path / "fetched",
+            progress=False,
+        )
+    assert sorted(p.name for p in fetched) == [
+        "voc_original_pretrained_fast.history.json",
+        "voc_original_pretrained_fast.keras",
+    ]
 
 
 def test_fetch_refuses_a_file_whose_hash_does_not_match_and_deletes_it(release, tmp_path):

@@ -2,7 +2,6 @@ import numpy as np
 import pytest
 
 from workshop_helpers import VOC
-
 from workshop_helpers.comparison import MARGINS, ClaimError, Comparison, evaluate_models
 
 
@@ -21,8 +20,10 @@ def comparison(scratch, recalibrated, pretrained, losses=(1.0, 0.8), dataset="vo
 def test_claim_holds_when_both_margins_are_met_and_the_loss_falls():
     result = comparison(0.14, 0.15, 0.40)
     assert result.holds and all(ok for _, ok in result.checks())
-    assert ("✓ the ImageNet encoder beats the scratch model with re-estimated BatchNorm by "
-            "+0.250 mIoU (the lesson asks for at least 0.10)") in result.report()
+    assert (
+        "✓ the ImageNet encoder beats the scratch model with re-estimated BatchNorm by "
+        "+0.250 mIoU (the lesson asks for at least 0.10)"
+    ) in result.report()
     result.verify()  # no error
 
 

@@ -4,11 +4,26 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from workshop_helpers import (DataNotFoundError, load_split, prepare_camvid, prepare_voc,
-                              voc_subset_ids)
-from workshop_helpers.datasets import (CAMVID, VOC, VOC_KEPT_CLASSES, camvid_lookup_table,
-                                       describe_voc_subset, get_spec, prepared_splits, read_ids,
-                                       resize_mask, split_ids, voc_dataset_name, voc_lookup_table)
+from workshop_helpers import DataNotFoundError, load_split
+from workshop_helpers.data.preparation import (
+    VOC_KEPT_CLASSES,
+    camvid_lookup_table,
+    prepare_camvid,
+    prepare_voc,
+    split_ids,
+    voc_lookup_table,
+    voc_subset_ids,
+)
+from workshop_helpers.datasets import (
+    CAMVID,
+    VOC,
+    describe_voc_subset,
+    get_spec,
+    prepared_splits,
+    read_ids,
+    resize_mask,
+    voc_dataset_name,
+)
 
 from .conftest import needs_mirror
 
@@ -69,8 +84,9 @@ def test_original_subset_needs_ten_percent_of_the_resized_mask_void_counted(tmp_
     assert not (resize_mask(rows) == 12).any()
     _mask_file(folder, "lost_in_resizing", rows)
     assert voc_subset_ids(folder, "original") == ["at_10_percent"]
-    assert voc_subset_ids(folder) == sorted(["at_10_percent", "just_under", "lost_in_resizing",
-                                             "mostly_void", "one_pixel"])
+    assert voc_subset_ids(folder) == sorted(
+        ["at_10_percent", "just_under", "lost_in_resizing", "mostly_void", "one_pixel"]
+    )
     with pytest.raises(ValueError, match="^Unknown VOC subset 'tiny'; choose one of all, original"):
         voc_subset_ids(folder, "tiny")
 
@@ -83,10 +99,13 @@ def test_each_voc_subset_is_its_own_dataset_with_vocs_classes():
 
 
 def test_notebook_2s_sentence_names_this_runs_subset_first_with_the_tracked_counts():
-    counts = {name: [f"{len(read_ids(REPO_DATA / name / f'{split}.txt')):,} {word}"
-                     for split, word in (("ids", "images"), ("train", "training"),
-                                         ("val", "validation"))]
-              for name in ("voc", "voc_original")}
+    counts = {
+        name: [
+            f"{len(read_ids(REPO_DATA / name / f'{split}.txt')):,} {word}"
+            for split, word in (("ids", "images"), ("train", "training"), ("val", "validation"))
+        ]
+        for name in ("voc", "voc_original")
+    }
     assert counts["voc_original"] == ["991 images", "792 training", "199 validation"]
     for subset, other in (("all", "original"), ("original", "all")):
         sentence = describe_voc_subset(subset)
@@ -103,9 +122,11 @@ def test_the_original_subset_is_recomputed_from_the_masks_as_991(mirror):
     masks = mirror / "voc2012-masks" / "SegmentationClass"
     kept = list(VOC_KEPT_CLASSES[1:])
     # Recomputed here from the rule, not by the package: >= 10 % of the 256x256 nearest mask.
-    recomputed = [i for i in read_ids(REPO_DATA / "voc" / "ids.txt")
-                  if np.isin(resize_mask(np.asarray(Image.open(masks / f"{i}.png"))),
-                             kept).mean() >= 0.1]
+    recomputed = [
+        i
+        for i in read_ids(REPO_DATA / "voc" / "ids.txt")
+        if np.isin(resize_mask(np.asarray(Image.open(masks / f"{i}.png"))), kept).mean() >= 0.1
+    ]
     train, val = split_ids(recomputed)
     assert (len(recomputed), len(train), len(val)) == (991, 792, 199)
     assert voc_subset_ids(masks, "original") == recomputed

@@ -4,7 +4,7 @@ matplotlib.use("Agg")
 
 from matplotlib.patches import FancyArrowPatch
 
-from workshop_helpers.diagrams import draw_classification_vs_fcn, draw_encoder_decoder
+from workshop_helpers.course.diagrams import draw_classification_vs_fcn, draw_encoder_decoder
 
 ENCODER_ARROW, DECODER_ARROW = (0, 0, 0), (0xAA / 255, 0x77 / 255, 0)
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from workshop_helpers import SegmentationGenerator, build_model, freeze_encoder
-from workshop_helpers.exercises import (
+from workshop_helpers.course.exercises import (
     FILL_IN,
     check_batches_per_epoch,
     check_first_decoder_conv_parameters,

@@ -3,8 +3,7 @@ import numpy as np
 import pytest
 
 from workshop_helpers import build_model
-from workshop_helpers.cli import main
-from workshop_helpers.export import (
+from workshop_helpers.demos.export import (
     FORMATS,
     TOLERANCE,
     ExportError,
@@ -15,10 +14,11 @@ from workshop_helpers.export import (
     run_exported,
 )
 from workshop_helpers.pipeline import preprocess
+from workshop_helpers.tools.cli import main
 
-
-pytestmark = pytest.mark.skipif(keras.backend.backend() != "tensorflow",
-                                reason="export runs on the TensorFlow backend only")
+pytestmark = pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow", reason="export runs on the TensorFlow backend only"
+)
 
 
 def needs(format):
@@ -86,7 +86,7 @@ def test_a_wrong_extension_or_format_is_a_clear_error(small_model, tmp_path):
 
 
 def test_a_missing_package_names_the_install_command(monkeypatch, tmp_path):
-    import workshop_helpers.export as export
+    import workshop_helpers.demos.export as export
 
     monkeypatch.setitem(export.REQUIRED_PACKAGES, "onnx", ("no_such_package_xyz",))
     with pytest.raises(ExportError, match=r"pip install -e \"\.\[export\]\""):

@@ -9,14 +9,28 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from workshop_helpers.cli import main
-from workshop_helpers.datasets import (VOC, get_spec, load_split, read_label_png, resize_mask,
-                                       voc_lookup_table)
-from workshop_helpers.folders import (BACKGROUND_COLOUR, DATASET_FILE, FolderDatasetError,
-                                      folder_palette, mask_to_labelme_shapes, prepare_folder,
-                                      prepared_folder_datasets, rasterise_labelme, read_source,
-                                      write_source_folder)
+from workshop_helpers.data.folders import (
+    mask_to_labelme_shapes,
+    prepare_folder,
+    rasterise_labelme,
+    read_source,
+    write_source_folder,
+)
+from workshop_helpers.data.preparation import voc_lookup_table
+from workshop_helpers.datasets import (
+    BACKGROUND_COLOUR,
+    DATASET_FILE,
+    VOC,
+    FolderDatasetError,
+    folder_palette,
+    get_spec,
+    load_split,
+    prepared_folder_datasets,
+    read_label_png,
+    resize_mask,
+)
 from workshop_helpers.settings import SettingsError, load_settings
+from workshop_helpers.tools.cli import main
 
 from .conftest import MIRROR
 
@@ -30,8 +44,13 @@ def voc_examples(count: int) -> dict:
     ids = sorted(p.stem for p in PHOTOS.glob("*.jpg"))
     ids = [ids[k] for k in np.linspace(0, len(ids) - 1, count).round().astype(int)]
     lut = voc_lookup_table()
-    return {i: (np.asarray(Image.open(PHOTOS / f"{i}.jpg").convert("RGB")),
-                lut[read_label_png(MASKS / f"{i}.png")]) for i in ids}
+    return {
+        i: (
+            np.asarray(Image.open(PHOTOS / f"{i}.jpg").convert("RGB")),
+            lut[read_label_png(MASKS / f"{i}.png")],
+        )
+        for i in ids
+    }
 
 
 def prepared_truth(labels: np.ndarray) -> np.ndarray:
@@ -53,15 +72,17 @@ def prepared(examples, tmp_path_factory):
     root = tmp_path_factory.mktemp("folders")
     data = root / "data"
     for format in FORMATS:
-        source = write_source_folder(root / f"pets_{format}_source", examples, VOC.class_names,
-                                     format)
+        source = write_source_folder(
+            root / f"pets_{format}_source", examples, VOC.class_names, format
+        )
         prepare_folder(source, f"pets_{format}", data, progress=False)
     return root, data
 
 
 def small_source(tmp_path, examples, format="index", count=3):
-    return write_source_folder(tmp_path / "source", dict(list(examples.items())[:count]),
-                               VOC.class_names, format)
+    return write_source_folder(
+        tmp_path / "source", dict(list(examples.items())[:count]), VOC.class_names, format
+    )
 
 
 @pytest.mark.parametrize("format", FORMATS)
@@ -130,62 +151,105 @@ def _first(source, sub="", suffix=".jpg"):
 # the message names). `first` is the first id of the source.
 BAD_INPUTS = {
     "photo without a mask": (
-        "index", lambda s, first: (s / "masks" / f"{first}.png").unlink(),
-        "without a mask", "{first}.jpg"),
+        "index",
+        lambda s, first: (s / "masks" / f"{first}.png").unlink(),
+        "without a mask",
+        "{first}.jpg",
+    ),
     "mask without a photo": (
-        "index", lambda s, first: (s / "images" / f"{first}.jpg").unlink(),
-        "without a photo", "{first}.png"),
+        "index",
+        lambda s, first: (s / "images" / f"{first}.jpg").unlink(),
+        "without a photo",
+        "{first}.png",
+    ),
     "mask and photo sizes differ": (
-        "index", lambda s, first: Image.new("L", (10, 12)).save(s / "masks" / f"{first}.png"),
-        "is 10×12, but its photo", "masks/{first}.png"),
+        "index",
+        lambda s, first: Image.new("L", (10, 12)).save(s / "masks" / f"{first}.png"),
+        "is 10×12, but its photo",
+        "masks/{first}.png",
+    ),
     "mask value with no class": (
-        "index", lambda s, first: _set_mask_pixel(s, first, 9),
-        "has the value 9 (1 pixel), which no class has", "masks/{first}.png"),
+        "index",
+        lambda s, first: _set_mask_pixel(s, first, 9),
+        "has the value 9 (1 pixel), which no class has",
+        "masks/{first}.png",
+    ),
     "mask colour with no class": (
-        "colour", lambda s, first: _set_mask_pixel(s, first, (1, 2, 3)),
-        "has the colour (1, 2, 3)", "masks/{first}.png"),
+        "colour",
+        lambda s, first: _set_mask_pixel(s, first, (1, 2, 3)),
+        "has the colour (1, 2, 3)",
+        "masks/{first}.png",
+    ),
     "unknown labelme label": (
-        "labelme", lambda s, first: _edit_labelme(
-            s, first, lambda r: r["shapes"][0].update(label="kat")),
-        "has no label 'kat'", "{first}.json shape 1"),
+        "labelme",
+        lambda s, first: _edit_labelme(s, first, lambda r: r["shapes"][0].update(label="kat")),
+        "has no label 'kat'",
+        "{first}.json shape 1",
+    ),
     "polygon with fewer than 3 points": (
-        "labelme", lambda s, first: _edit_labelme(
-            s, first, lambda r: r["shapes"][0].update(points=[[1, 1], [5, 5]])),
-        "polygon with 2 points; it needs at least 3", "{first}.json shape 1"),
+        "labelme",
+        lambda s, first: _edit_labelme(
+            s, first, lambda r: r["shapes"][0].update(points=[[1, 1], [5, 5]])
+        ),
+        "polygon with 2 points; it needs at least 3",
+        "{first}.json shape 1",
+    ),
     "imagePath missing and no imageData": (
-        "labelme", lambda s, first: _edit_labelme(
-            s, first, lambda r: r.update(imagePath="moved/away.jpg", imageData=None)),
-        "its imagePath 'moved/away.jpg' does not exist and it has no imageData", "{first}.json"),
+        "labelme",
+        lambda s, first: _edit_labelme(
+            s, first, lambda r: r.update(imagePath="moved/away.jpg", imageData=None)
+        ),
+        "its imagePath 'moved/away.jpg' does not exist and it has no imageData",
+        "{first}.json",
+    ),
     "unreadable photo": (
-        "index", lambda s, first: (s / "images" / f"{first}.jpg").write_text("<html>"),
-        "cannot be read as an image", "images/{first}.jpg"),
+        "index",
+        lambda s, first: (s / "images" / f"{first}.jpg").write_text("<html>"),
+        "cannot be read as an image",
+        "images/{first}.jpg",
+    ),
     "non-image file among the photos": (
-        "index", lambda s, first: (s / "images" / "notes.txt").write_text("to do"),
-        "is not a photo", "images/notes.txt"),
+        "index",
+        lambda s, first: (s / "images" / "notes.txt").write_text("to do"),
+        "is not a photo",
+        "images/notes.txt",
+    ),
     "not a labelme file": (
-        "labelme", lambda s, first: (s / f"{first}.json").write_text("{\"shapes\": 3}"),
-        "is not a labelme file", "{first}.json"),
+        "labelme",
+        lambda s, first: (s / f"{first}.json").write_text('{"shapes": 3}'),
+        "is not a labelme file",
+        "{first}.json",
+    ),
     "class name used twice": (
-        "index", lambda s, first: (s / "classes.txt").write_text(
-            "background\ncat\ndog\ncat\nperson\ncar\n"),
-        "the class 'cat' is named twice (lines 2 and 4)", "classes.txt"),
+        "index",
+        lambda s, first: (s / "classes.txt").write_text("background\ncat\ndog\ncat\nperson\ncar\n"),
+        "the class 'cat' is named twice (lines 2 and 4)",
+        "classes.txt",
+    ),
     "empty validation split": (
-        "index", lambda s, first: (s / "split.txt").write_text(
-            "".join(f"{p.stem} train\n" for p in (s / "images").glob("*.jpg"))),
-        "the validation split is empty", "split.txt"),
+        "index",
+        lambda s, first: (s / "split.txt").write_text(
+            "".join(f"{p.stem} train\n" for p in (s / "images").glob("*.jpg"))
+        ),
+        "the validation split is empty",
+        "split.txt",
+    ),
     "masks and labelme files together": (
-        "index", lambda s, first: (s / f"{first}.json").write_text("{}"),
-        "keep one kind of annotation", "{first}.json"),
+        "index",
+        lambda s, first: (s / f"{first}.json").write_text("{}"),
+        "keep one kind of annotation",
+        "{first}.json",
+    ),
 }
 
 
 @pytest.mark.parametrize("case", BAD_INPUTS)
-def test_each_bad_input_gets_one_line_naming_the_file_and_loses_nothing(examples, tmp_path,
-                                                                       case):
+def test_each_bad_input_gets_one_line_naming_the_file_and_loses_nothing(examples, tmp_path, case):
     format, spoil, words, named = BAD_INPUTS[case]
     data = tmp_path / "data"
-    good = write_source_folder(tmp_path / "good", dict(list(examples.items())[:3]),
-                               VOC.class_names, format)
+    good = write_source_folder(
+        tmp_path / "good", dict(list(examples.items())[:3]), VOC.class_names, format
+    )
     prepare_folder(good, "pets", data, progress=False)
     before = {p.relative_to(data): p.read_bytes() for p in data.rglob("*") if p.is_file()}
     source = small_source(tmp_path, examples, format)
@@ -217,13 +281,18 @@ def test_empty_folder_single_photo_and_taken_names_are_refused(examples, tmp_pat
 def test_a_shape_outside_the_image_is_clipped_and_said(examples, tmp_path, capsys):
     source = small_source(tmp_path, examples, "labelme")
     first = sorted(examples)[0]
-    polygon = next(k for k, shape in enumerate(json.loads((source / f"{first}.json").read_text())
-                                               ["shapes"]) if shape["shape_type"] == "polygon")
+    polygon = next(
+        k
+        for k, shape in enumerate(json.loads((source / f"{first}.json").read_text())["shapes"])
+        if shape["shape_type"] == "polygon"
+    )
     _edit_labelme(source, first, lambda r: r["shapes"][polygon]["points"].append([-40.0, -40.0]))
     target = prepare_folder(source, "pets", tmp_path / "data")
     said = capsys.readouterr().out
-    assert (f"Clipped to the image: 1 shape reaches outside it (source/{first}.json shape "
-            f"{polygon + 1} (") in said
+    assert (
+        f"Clipped to the image: 1 shape reaches outside it (source/{first}.json shape "
+        f"{polygon + 1} ("
+    ) in said
     assert json.loads((target / DATASET_FILE).read_text())["notes"][0].startswith("Clipped")
 
 
@@ -249,8 +318,13 @@ def test_labelme_shapes_draw_in_file_order_with_labelme_conventions(tmp_path):
         {"label": "__ignore__", "points": [[4, 4], [8, 4], [8, 8], [4, 8]]},  # no shape_type
         {"label": "_background_", "shape_type": "polygon", "points": [[15, 2], [19, 2], [19, 6]]},
     ]
-    record = {"shapes": shapes, "imagePath": "elsewhere.png", "imageHeight": 30, "imageWidth": 40,
-              "imageData": base64.b64encode(photo.getvalue()).decode()}
+    record = {
+        "shapes": shapes,
+        "imagePath": "elsewhere.png",
+        "imageHeight": 30,
+        "imageWidth": 40,
+        "imageData": base64.b64encode(photo.getvalue()).decode(),
+    }
     source = tmp_path / "labelled"
     source.mkdir()
     for name in ("a", "b"):
@@ -274,8 +348,12 @@ def test_nested_regions_survive_the_trip_through_polygons():
     labels[8:22, 8:22] = 0
     labels[11:19, 11:19] = 4
     labels[2, 2:28] = -1
-    values = {"background": 0, "_background_": 0, "__ignore__": -1,
-              **{name: k for k, name in enumerate(VOC.class_names)}}
+    values = {
+        "background": 0,
+        "_background_": 0,
+        "__ignore__": -1,
+        **{name: k for k, name in enumerate(VOC.class_names)},
+    }
     shapes = mask_to_labelme_shapes(labels, VOC.class_names, tolerance=0)
     drawn, _ = rasterise_labelme({"shapes": shapes}, 30, 30, values, 0, "t.json")
     assert (drawn == labels).all()
@@ -292,15 +370,17 @@ def test_settings_take_a_prepared_folder_dataset_and_refuse_others(prepared, mon
     assert str(refused.value) == (
         "WORKSHOP_DATASET must be voc, camvid or a dataset prepared with `python -m "
         "workshop_helpers prepare folder SOURCE --name NAME` (prepared here: pets_colour, "
-        "pets_index, pets_labelme), not 'plants'.")
+        "pets_index, pets_labelme), not 'plants'."
+    )
     with pytest.raises(ValueError, match="prepare folder SOURCE --name plants"):
         get_spec("plants")
 
 
-def test_viewer_and_live_loop_take_classes_and_colours_from_the_folder_spec(prepared,
-                                                                            scratch_model):
-    from workshop_helpers.camera import SyntheticCamera
-    from workshop_helpers.viewer import LiveSegmentation, SegmentationViewer, legend_html
+def test_viewer_and_live_loop_take_classes_and_colours_from_the_folder_spec(
+    prepared, scratch_model
+):
+    from workshop_helpers.demos.camera import SyntheticCamera
+    from workshop_helpers.demos.viewer import LiveSegmentation, SegmentationViewer, legend_html
 
     _, data = prepared
     spec = get_spec("pets_colour", data)
@@ -317,16 +397,49 @@ def test_cli_prepares_trains_and_evaluates_a_folder_dataset(examples, tmp_path, 
     data, checkpoint = str(tmp_path / "data"), tmp_path / "tiny.keras"
     assert main(["prepare", "folder", str(source), "--name", "tiny", "--data-dir", data]) == 0
     assert "4 training and 1 validation" in capsys.readouterr().out
-    assert main(["prepare", "folder", str(tmp_path / "none"), "--name", "x",
-                 "--data-dir", data]) == 1
+    assert (
+        main(["prepare", "folder", str(tmp_path / "none"), "--name", "x", "--data-dir", data]) == 1
+    )
     assert capsys.readouterr().err.count("\n") == 1
-    assert main(["train", "--dataset", "tiny", "--epochs", "1", "--batch-size", "4",
-                 "--crop-size", "32", "--data-dir", data, "--checkpoint", str(checkpoint)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--dataset",
+                "tiny",
+                "--epochs",
+                "1",
+                "--batch-size",
+                "4",
+                "--crop-size",
+                "32",
+                "--data-dir",
+                data,
+                "--checkpoint",
+                str(checkpoint),
+            ]
+        )
+        == 0
+    )
     settings = json.loads(checkpoint.with_suffix(".history.json").read_text())["settings"]
     assert settings["dataset"] == "tiny"
     output = tmp_path / "scores.json"
-    assert main(["evaluate", str(checkpoint), "--dataset", "tiny", "--data-dir", data,
-                 "--no-tta", "--output", str(output)]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                str(checkpoint),
+                "--dataset",
+                "tiny",
+                "--data-dir",
+                data,
+                "--no-tta",
+                "--output",
+                str(output),
+            ]
+        )
+        == 0
+    )
     scores = json.loads(output.read_text())
     assert scores["images"] == 1 and scores["class_names"] == list(VOC.class_names)
     assert 0 <= scores["mIoU"] <= 1

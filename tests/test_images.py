@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from workshop_helpers.images import ImageLoadError, decode_image, load_image, sample_images
+from workshop_helpers.demos.images import ImageLoadError, decode_image, load_image, sample_images
 
 from .local_server import send_bytes, serve
 
@@ -55,16 +55,20 @@ def test_exif_orientation_is_applied():
 
 
 def test_animated_gif_gives_its_first_frame():
-    frames = [Image.fromarray(np.full((5, 5, 3), value, np.uint8)).convert("P")
-              for value in (0, 255)]
+    frames = [
+        Image.fromarray(np.full((5, 5, 3), value, np.uint8)).convert("P") for value in (0, 255)
+    ]
     data = _encoded(frames[0], "GIF", save_all=True, append_images=frames[1:])
     assert decode_image(data).max() == 0
 
 
-@pytest.mark.parametrize("data, message", [
-    (b"", "empty"),
-    (b"<html><body>hello</body></html>", "not an image"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"", "empty"),
+        (b"<html><body>hello</body></html>", "not an image"),
+    ],
+)
 def test_empty_and_non_images_are_refused(data, message):
     with pytest.raises(ImageLoadError, match=message):
         decode_image(data)
@@ -148,10 +152,16 @@ def test_http_outcomes(jpeg):
         assert load_image(f"{base}/good.jpg").shape == (30, 40, 3)
         assert load_image(f"{base}/mislabelled").shape == (30, 40, 3)
         limit = {"max_bytes": 1_000_000}
-        expectations = [("/missing.jpg", {}, "HTTP 404"), ("/page.html", {}, "not an image"),
-                        ("/truncated.jpg", {}, "truncated"), ("/huge", limit, "MB limit"),
-                        ("/endless", limit, "MB limit"), ("/slow", {"timeout": 0.5}, "timed out"),
-                        ("/loop", {}, "redirected more than 3"), ("/to-file", {}, "scheme")]
+        expectations = [
+            ("/missing.jpg", {}, "HTTP 404"),
+            ("/page.html", {}, "not an image"),
+            ("/truncated.jpg", {}, "truncated"),
+            ("/huge", limit, "MB limit"),
+            ("/endless", limit, "MB limit"),
+            ("/slow", {"timeout": 0.5}, "timed out"),
+            ("/loop", {}, "redirected more than 3"),
+            ("/to-file", {}, "scheme"),
+        ]
         for path, options, message in expectations:
             start = time.monotonic()
             with pytest.raises(ImageLoadError, match=message):

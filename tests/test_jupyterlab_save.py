@@ -23,8 +23,11 @@ def test_a_jupyterlab_run_leaves_the_py_unchanged(source, tmp_path):
     # Jupytext's contents manager gives JupyterLab the cells as the .py has them; JupyterLab adds
     # what a session writes: its kernel's display name, language details, outputs and
     # per-cell execution records.
-    notebook.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python",
-                                       "name": "python3"}
+    notebook.metadata["kernelspec"] = {
+        "display_name": "Python 3 (ipykernel)",
+        "language": "python",
+        "name": "python3",
+    }
     notebook.metadata["language_info"] = {"name": "python", "version": "3.11.7"}
     for number, cell in enumerate(notebook.cells, 1):
         cell.metadata["execution"] = {"iopub.status.idle": "2026-11-23T10:00:00Z"}

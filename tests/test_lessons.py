@@ -8,18 +8,21 @@ import jupytext
 import numpy as np
 import pytest
 
-from workshop_helpers.datasets import prepare_camvid
-from workshop_helpers.lessons import SOLUTION_TAG, cell_tags, checked, expect_right, solved
+from workshop_helpers.checkpoints import load_history
+from workshop_helpers.course.lessons import SOLUTION_TAG, cell_tags, checked, expect_right, solved
+from workshop_helpers.data.preparation import prepare_camvid
 from workshop_helpers.settings import load_settings
-from workshop_helpers.training import load_history, train
+from workshop_helpers.training import train
 
 from .test_datasets import fake_camvid
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 LESSONS = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.py"))
 # What students must not read: test and CI machinery, environment variables, file-system details.
-MACHINERY = re.compile(r"\bCI\b|nbval|test keeps|mirror|WORKSHOP_|RESULTS\.md|assert |/checkpoints/"
-                       r"|\bthe seed\b|offline")
+MACHINERY = re.compile(
+    r"\bCI\b|nbval|test keeps|mirror|WORKSHOP_|RESULTS\.md|assert |/checkpoints/"
+    r"|\bthe seed\b|offline"
+)
 
 
 def _student_text(notebook):
@@ -29,14 +32,20 @@ def _student_text(notebook):
             yield cell.source
         elif cell.cell_type == "code":
             tree = ast.parse(cell.source)
-            yield from (node.value for node in ast.walk(tree)
-                        if isinstance(node, ast.Constant) and isinstance(node.value, str))
+            yield from (
+                node.value
+                for node in ast.walk(tree)
+                if isinstance(node, ast.Constant) and isinstance(node.value, str)
+            )
 
 
 @pytest.mark.parametrize("source", LESSONS, ids=lambda p: p.stem)
 def test_the_lessons_speak_to_students_only(source):
-    found = [match.group(0) for text in _student_text(jupytext.read(source))
-             for match in MACHINERY.finditer(text)]
+    found = [
+        match.group(0)
+        for text in _student_text(jupytext.read(source))
+        for match in MACHINERY.finditer(text)
+    ]
     assert found == []
 
 
@@ -63,10 +72,12 @@ def test_the_solved_copy_runs_each_solution_after_its_exercise():
 
 def test_a_wrong_or_missing_solution_fails_and_a_right_one_passes():
     namespace = {}
-    exec(checked("from workshop_helpers.exercises import check_void_label\n"
-                 "check_void_label(-1)\n"), namespace)
+    exec(
+        checked("from workshop_helpers.course import check_void_label\ncheck_void_label(-1)\n"),
+        namespace,
+    )
     for wrong in ("check_void_label(255)", "check_void_label(None)"):
-        code = checked(f"from workshop_helpers.exercises import check_void_label\n{wrong}\n")
+        code = checked(f"from workshop_helpers.course import check_void_label\n{wrong}\n")
         with pytest.raises(AssertionError, match="does not pass its check"):
             exec(code, {})
     assert expect_right(3) == 3  # values that are not checks pass through, to be displayed
@@ -76,17 +87,27 @@ def _training_cells(source):
     return [cell.source for cell in jupytext.read(source).cells if "training" in cell_tags(cell)]
 
 
-@pytest.mark.parametrize("notebook, pretrained", [("04_training_from_scratch.py", False),
-                                                  ("05_training_pretrained.py", True)])
-def test_the_training_cells_train_what_the_package_trains(notebook, pretrained, tmp_path,
-                                                          monkeypatch):
+@pytest.mark.parametrize(
+    "notebook, pretrained",
+    [("04_training_from_scratch.py", False), ("05_training_pretrained.py", True)],
+)
+def test_the_training_cells_train_what_the_package_trains(
+    notebook, pretrained, tmp_path, monkeypatch
+):
     prepare_camvid(fake_camvid(tmp_path / "CamVid", (("train", 4), ("val", 2))), tmp_path)
     monkeypatch.setenv("WORKSHOP_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("WORKSHOP_CHECKPOINTS", str(tmp_path / "checkpoints"))
     # The pretrained lesson also fine-tunes for its last epoch: both of its fits are compared.
-    settings = load_settings({}, preset="fast", dataset="camvid", epochs=1 + int(pretrained),
-                             crop_size=32, max_train_images=4, cosine_decay=True,
-                             fine_tune_epochs=int(pretrained))
+    settings = load_settings(
+        {},
+        preset="fast",
+        dataset="camvid",
+        epochs=1 + int(pretrained),
+        crop_size=32,
+        max_train_images=4,
+        cosine_decay=True,
+        fine_tune_epochs=int(pretrained),
+    )
     cells = _training_cells(NOTEBOOKS / notebook)
     assert any("model.compile(" in cell for cell in cells)
     assert any("model.fit(" in cell for cell in cells)
@@ -109,7 +130,9 @@ def _imports(source):
     lines = []
     for cell in jupytext.read(source).cells[2:]:
         if cell.cell_type == "code":
-            lines += [ast.get_source_segment(cell.source, node)
-                      for node in ast.parse(cell.source).body
-                      if isinstance(node, (ast.Import, ast.ImportFrom))]
+            lines += [
+                ast.get_source_segment(cell.source, node)
+                for node in ast.parse(cell.source).body
+                if isinstance(node, (ast.Import, ast.ImportFrom))
+            ]
     return "\n".join(lines)

@@ -129,7 +129,8 @@ def test_weighted_loss_is_the_weighted_mean_over_valid_pixels():
     weights = [1.0, 3.0, 0.5]
     expected = -(1.0 * np.log(0.5) + 3.0 * np.log(0.25) + 0.5 * np.log(0.25)) / 4.5
     assert float(WeightedMaskedLoss(weights)(labels, probabilities)) == pytest.approx(
-        expected, rel=1e-5)
+        expected, rel=1e-5
+    )
     all_void = -np.ones((1, 2, 2, 1), dtype="int32")
     assert float(WeightedMaskedLoss(weights)(all_void, probabilities)) == 0.0
 

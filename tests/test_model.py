@@ -2,13 +2,8 @@ import keras
 import numpy as np
 import pytest
 
-from workshop_helpers import (
-    SegmentationGenerator,
-    build_model,
-    compile_model,
-    freeze_encoder,
-)
-from workshop_helpers.download import prime_keras_cache
+from workshop_helpers import SegmentationGenerator, build_model, compile_model, freeze_encoder
+from workshop_helpers.data.sources import prime_keras_cache
 from workshop_helpers.model import (
     SKIP_LAYER_NAMES,
     at_input_size,

@@ -47,7 +47,7 @@ def test_each_notebook_opens_with_a_colab_badge_and_a_guarded_setup(source):
 def test_notebooks_show_the_code_the_package_runs():
     import jupytext
 
-    from workshop_helpers.lessons import definitions, differences, taught_cells
+    from workshop_helpers.course.lessons import definitions, differences, taught_cells
 
     assert [message for source in SOURCES for message in differences(source)] == []
     shown = {}
@@ -63,12 +63,17 @@ def test_notebooks_show_the_code_the_package_runs():
 
 
 def test_a_change_on_either_side_is_found_and_refresh_restores_the_package_code(tmp_path):
-    from workshop_helpers.lessons import differences, refresh
+    from workshop_helpers.course.lessons import differences, refresh
 
     copy = tmp_path / "03_architecture.py"
     original = (NOTEBOOKS / "03_architecture.py").read_text()
-    copy.write_text(original.replace('padding="same", activation="relu")(x)\n\n\n',
-                                     'padding="same", activation="gelu")(x)\n\n\n', 1))
+    copy.write_text(
+        original.replace(
+            'padding="same", activation="relu")(x)\n\n\n',
+            'padding="same", activation="gelu")(x)\n\n\n',
+            1,
+        )
+    )
     assert differences(copy) == ["03_architecture.py: decoder_block differs from model.py's"]
     assert refresh(copy) and differences(copy) == [] and copy.read_text() == original
 

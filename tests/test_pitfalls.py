@@ -2,9 +2,16 @@ import keras
 import numpy as np
 import pytest
 
-from workshop_helpers.pitfalls import (as_stored, colour_labels, foreign_labels,
-                                       mask_resizing_damage, resize_masks, stuck_mean_iou,
-                                       truncate_to_labels, void_as_background)
+from workshop_helpers.course.pitfalls import (
+    as_stored,
+    colour_labels,
+    foreign_labels,
+    mask_resizing_damage,
+    resize_masks,
+    stuck_mean_iou,
+    truncate_to_labels,
+    void_as_background,
+)
 
 # One row of six pixels, repeated: background, background, background, cat, cat, cat.
 BACKGROUND_THEN_CAT = np.array([[0, 0, 0, 3, 3, 3]] * 6, dtype=np.int8)[None]
@@ -37,8 +44,12 @@ def test_foreign_labels_are_those_absent_from_the_images_own_mask():
 
 def test_damage_counts_each_kind_of_pixel_and_nearest_does_none():
     damage = mask_resizing_damage(BACKGROUND_THEN_CAT, 9, num_classes=6)
-    assert damage["nearest"] == {"fractional": 0.0, "changed": 0.0, "not_in_image": 0.0,
-                                 "not_a_class": 0.0}
+    assert damage["nearest"] == {
+        "fractional": 0.0,
+        "changed": 0.0,
+        "not_in_image": 0.0,
+        "not_a_class": 0.0,
+    }
     # Column 4 of 9 is 1.5: fractional, then aeroplane, a class not in the image.
     assert damage["bilinear"]["fractional"] == pytest.approx(1 / 9)
     assert damage["bilinear"]["changed"] == pytest.approx(1 / 9)

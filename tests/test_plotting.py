@@ -6,10 +6,20 @@ import numpy as np
 import pytest
 
 from workshop_helpers import CAMVID, VOC
-from workshop_helpers.plotting import (PredictionPreview, colorize, legend_handles, metric_title,
-                                       normalise_confusion, overlay, plot_confusion_matrix,
-                                       plot_histories, plot_iou_bars, plot_pair, plot_predictions,
-                                       plot_segmentation)
+from workshop_helpers.plotting import (
+    PredictionPreview,
+    colorize,
+    legend_handles,
+    metric_title,
+    normalise_confusion,
+    overlay,
+    plot_confusion_matrix,
+    plot_histories,
+    plot_iou_bars,
+    plot_pair,
+    plot_predictions,
+    plot_segmentation,
+)
 
 
 def test_colorize_paints_void_black():
@@ -62,16 +72,20 @@ def test_pair_and_predictions_fit_a_notebook_column(rng):
     image = rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)
     labels = rng.integers(-1, 6, (16, 16))
     assert plot_pair(image, labels, VOC).get_size_inches()[0] <= 10
-    predictions = {"a": rng.dirichlet(np.ones(6), size=(2, 16, 16)),
-                   "b": rng.dirichlet(np.ones(6), size=(2, 16, 16))}
+    predictions = {
+        "a": rng.dirichlet(np.ones(6), size=(2, 16, 16)),
+        "b": rng.dirichlet(np.ones(6), size=(2, 16, 16)),
+    }
     figure = plot_predictions(np.stack([image] * 2), np.stack([labels] * 2), predictions, VOC)
     assert figure.get_size_inches()[0] <= 10
     assert "void" in [t.get_text() for t in figure.legends[0].get_texts()]
 
 
 def test_history_curves_have_integer_epochs_labels_and_readable_titles():
-    histories = {"scratch": {"loss": [1.0, 0.8, 0.7], "val_mean_iou": [0.1, 0.2, 0.25]},
-                 "pretrained": {"loss": [0.9, 0.6, 0.5], "val_mean_iou": [0.3, 0.4, 0.45]}}
+    histories = {
+        "scratch": {"loss": [1.0, 0.8, 0.7], "val_mean_iou": [0.1, 0.2, 0.25]},
+        "pretrained": {"loss": [0.9, 0.6, 0.5], "val_mean_iou": [0.3, 0.4, 0.45]},
+    }
     figure = plot_histories(histories, keys=("loss", "val_mean_iou"))
     assert figure.get_size_inches()[0] <= 10
     loss, iou = figure.axes[:2]

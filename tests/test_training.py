@@ -1,22 +1,20 @@
 import json
+import re
 
 import keras
 import numpy as np
 import pytest
 
 from workshop_helpers import predict
-from workshop_helpers.model import batchnorm_layers, encoder_layers
-from workshop_helpers.settings import load_settings
-from workshop_helpers.training import (
+from workshop_helpers.checkpoints import (
     CheckpointError,
-    compile_model,
-    configure_batchnorm,
-    get_trained_model,
     load_checkpoint,
     load_history,
-    train,
     trained_with,
 )
+from workshop_helpers.model import batchnorm_layers, encoder_layers
+from workshop_helpers.settings import load_settings
+from workshop_helpers.training import compile_model, configure_batchnorm, get_trained_model, train
 
 
 @pytest.fixture
@@ -28,7 +26,8 @@ def tiny(rng):
 
 
 def tiny_settings(**overrides):
-    return load_settings({}, **{"epochs": 1, "batch_size": 4, "crop_size": 32, **overrides})
+    base = {"preset": "full", "epochs": 1, "batch_size": 4, "crop_size": 32}
+    return load_settings({}, **{**base, **overrides})
 
 
 @pytest.fixture(scope="module")
@@ -40,8 +39,13 @@ def trained(tmp_path_factory):
     settings = tiny_settings(dataset="camvid", preset="fast")
     folder = tmp_path_factory.mktemp("checkpoints")
     checkpoint = settings.checkpoint("scratch", folder)
-    _, history = train(settings, pretrained=False, checkpoint=checkpoint,
-                       data=((images, masks), (images[:2], masks[:2])), verbose=0)
+    _, history = train(
+        settings,
+        pretrained=False,
+        checkpoint=checkpoint,
+        data=((images, masks), (images[:2], masks[:2])),
+        verbose=0,
+    )
     return settings, checkpoint, history
 
 
@@ -52,20 +56,25 @@ def test_train_takes_one_settings_object_and_saves_checkpoint_and_history(traine
     saved_history, saved_settings = load_history(checkpoint.with_suffix(".history.json"))
     assert saved_history == history and saved_settings["crop_size"] == 32
     assert trained_with(checkpoint, settings)
-    assert not trained_with(checkpoint, tiny_settings(dataset="camvid", preset="fast",
-                                                      learning_rate=5e-4))
+    assert not trained_with(
+        checkpoint, tiny_settings(dataset="camvid", preset="fast", learning_rate=5e-4)
+    )
 
 
 def test_inference_mode_batchnorm_keeps_the_encoder_statistics(scratch_model):
     model = keras.models.clone_model(scratch_model)
-    configure_batchnorm(model, load_settings({}, pretrained_batchnorm="inference"), pretrained=True)
+    configure_batchnorm(
+        model, load_settings({}, preset="full", pretrained_batchnorm="inference"), pretrained=True
+    )
     encoder = {id(layer) for layer in encoder_layers(model)}
     assert all(not bn.trainable for bn in batchnorm_layers(model) if id(bn) in encoder)
     first = batchnorm_layers(model)[0]
     before = keras.ops.convert_to_numpy(first.moving_mean).copy()
     model(np.random.default_rng(0).normal(size=(2, 224, 224, 3)).astype("float32"), training=True)
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(first.moving_mean), before)
-    configure_batchnorm(model, load_settings({}, batchnorm_momentum=0.9), pretrained=False)
+    configure_batchnorm(
+        model, load_settings({}, preset="full", batchnorm_momentum=0.9), pretrained=False
+    )
     assert all(bn.momentum == 0.9 for bn in batchnorm_layers(model))
 
 
@@ -77,13 +86,18 @@ def test_get_trained_model_reuses_only_a_checkpoint_of_the_same_settings(trained
     monkeypatch.setattr(training, "train", lambda *args, **kwargs: calls.append(args) or (None, {}))
     model, reused = get_trained_model(settings, False, reuse=True, checkpoint_dir=checkpoint.parent)
     assert calls == [] and reused == history and model.count_params() == 3_984_166 + 5 * 33
-    get_trained_model(tiny_settings(dataset="camvid", preset="fast", seed=1), False, reuse=True,
-                      checkpoint_dir=checkpoint.parent)
+    get_trained_model(
+        tiny_settings(dataset="camvid", preset="fast", seed=1),
+        False,
+        reuse=True,
+        checkpoint_dir=checkpoint.parent,
+    )
     get_trained_model(settings, False, checkpoint_dir=checkpoint.parent)  # no reuse: trains again
     assert len(calls) == 2
     with pytest.raises(CheckpointError, match="fetch-checkpoints"):
-        get_trained_model(tiny_settings(models="checkpoint"), True,
-                          checkpoint_dir=checkpoint.parent)
+        get_trained_model(
+            tiny_settings(models="checkpoint"), True, checkpoint_dir=checkpoint.parent
+        )
 
 
 def test_checkpoint_round_trip_gives_identical_predictions(scratch_model, tmp_path, rng):
@@ -109,7 +123,7 @@ def test_damaged_checkpoint_says_it_is_damaged(tmp_path, content):
 
 
 def test_damaged_checkpoint_on_the_cli_is_one_line(tmp_path, capsys):
-    from workshop_helpers.cli import main
+    from workshop_helpers.tools.cli import main
 
     path = tmp_path / "voc_scratch.keras"
     path.write_bytes(b"PK\x03\x04truncated")
@@ -124,41 +138,67 @@ def test_old_flat_histories_still_load(tmp_path):
     assert load_history(path) == ({"loss": [1.0, 0.5]}, None)
 
 
+def test_the_time_estimate_leaves_the_training_as_it_was(tiny, eager_steps, capsys):
+    settings = tiny_settings(cosine_decay=True, epochs=2)
+    _, untimed = train(settings, pretrained=False, data=tiny, verbose=0)
+    _, timed = train(settings, pretrained=False, data=tiny, verbose=2)
+    printed = capsys.readouterr().out
+    assert re.search(
+        r"Expected training time on this machine: about \d+ s \(\d+\.\d\d s per batch of 4, "
+        r"measured just now; 2 batches and 1 validation batch per epoch, 2 epochs\)\.",
+        printed,
+    )
+    assert set(timed) == set(untimed)
+    for key, values in untimed.items():
+        np.testing.assert_allclose(timed[key], values, rtol=1e-5, err_msg=key)
+
+
 def test_fine_tuning_unfreezes_the_encoder_for_the_last_epochs(tiny, monkeypatch):
     import workshop_helpers.training as training
 
     # A scratch encoder stands in for ImageNet's: the schedule, not the weights, is under test.
     build = training.build_model
-    monkeypatch.setattr(training, "build_model",
-                        lambda classes, pretrained, input_size: build(classes, False, input_size))
+    monkeypatch.setattr(
+        training,
+        "build_model",
+        lambda classes, pretrained, input_size: build(classes, False, input_size),
+    )
     settings = tiny_settings(epochs=2, freeze_pretrained_encoder=True, fine_tune_epochs=1)
     model, history = train(settings, pretrained=True, data=tiny, verbose=0)
     assert len(history["loss"]) == 2 and len(history["val_loss"]) == 2
     encoder = {id(layer) for layer in encoder_layers(model)}
-    convolutions = [layer for layer in encoder_layers(model) if layer.weights and
-                    layer not in batchnorm_layers(model)]
+    convolutions = [
+        layer
+        for layer in encoder_layers(model)
+        if layer.weights and layer not in batchnorm_layers(model)
+    ]
     assert all(layer.trainable for layer in convolutions)
     assert all(not bn.trainable for bn in batchnorm_layers(model) if id(bn) in encoder)
     with pytest.raises(ValueError, match="cannot exceed epochs"):
-        train(tiny_settings(epochs=1, freeze_pretrained_encoder=True, fine_tune_epochs=2), True,
-              data=tiny, verbose=0)
+        train(
+            tiny_settings(epochs=1, freeze_pretrained_encoder=True, fine_tune_epochs=2),
+            True,
+            data=tiny,
+            verbose=0,
+        )
 
 
 def test_cli_train_refuses_a_bad_value_in_one_line(capsys):
-    from workshop_helpers.cli import main
+    from workshop_helpers.tools.cli import main
 
     assert main(["train", "--epochs", "abc"]) == 1
     assert capsys.readouterr().err.strip() == "error: --epochs must be a whole number, not 'abc'."
 
 
-def test_models_download_fetches_the_published_checkpoint_then_loads_it(trained, tmp_path,
-                                                                       monkeypatch):
-    from workshop_helpers.checkpoints import pack_checkpoints
+def test_models_download_fetches_the_published_checkpoint_then_loads_it(
+    trained, tmp_path, monkeypatch
+):
+    from workshop_helpers.tools.publish import pack_checkpoints
 
     settings, checkpoint, history = trained
     pack_checkpoints([checkpoint], tmp_path / "release", evaluate=False)
     monkeypatch.setenv("WORKSHOP_CHECKPOINTS_URL", str(tmp_path / "release"))
-    downloaded = load_settings({}, **{**settings.__dict__, "models": "download"})
+    downloaded = load_settings({}, **{**settings.training_fields(), "models": "download"})
     model, fetched = get_trained_model(downloaded, False, checkpoint_dir=tmp_path / "notebooks")
     assert (tmp_path / "notebooks" / checkpoint.name).exists()
     assert fetched == history and model.count_params() == 3_984_166 + 5 * 33

@@ -4,8 +4,13 @@ import cv2
 import numpy as np
 
 from workshop_helpers import VOC, DatasetSpec
-from workshop_helpers.camera import SyntheticCamera
-from workshop_helpers.viewer import LiveSegmentation, SegmentationViewer, legend_html, show_url
+from workshop_helpers.demos.camera import SyntheticCamera
+from workshop_helpers.demos.viewer import (
+    LiveSegmentation,
+    SegmentationViewer,
+    legend_html,
+    show_url,
+)
 
 from .test_camera import write_clip
 
@@ -72,8 +77,11 @@ def _viewer(model):
     # No background class: every pixel is blended, so the picture depends on the widgets whatever
     # the prediction.
     spec = DatasetSpec("six", VOC.class_names, VOC.palette)
-    return SegmentationViewer(model, spec, {"a": np.zeros((64, 64, 3), np.uint8),
-                                            "b": np.full((300, 451, 3), 200, np.uint8)})
+    return SegmentationViewer(
+        model,
+        spec,
+        {"a": np.zeros((64, 64, 3), np.uint8), "b": np.full((300, 451, 3), 200, np.uint8)},
+    )
 
 
 def test_viewer_reacts_to_picker_opacity_and_class_toggles(scratch_model):
@@ -135,7 +143,7 @@ def test_colab_live_loop_registers_a_callback_that_returns_the_overlay(scratch_m
 
     import IPython.display
 
-    from workshop_helpers.viewer import COLAB_CALLBACK, colab_live_segmentation
+    from workshop_helpers.demos.viewer import COLAB_CALLBACK, colab_live_segmentation
 
     callbacks, shown = {}, []
     colab = types.ModuleType("google.colab")
@@ -149,6 +157,7 @@ def test_colab_live_loop_registers_a_callback_that_returns_the_overlay(scratch_m
     reply = callbacks[COLAB_CALLBACK]("data:image/jpeg;base64," + base64.b64encode(frame).decode())
     image = reply.data["image"]
     assert image.startswith("data:image/jpeg;base64,")
-    decoded = cv2.imdecode(np.frombuffer(base64.b64decode(image.split(",", 1)[1]), np.uint8),
-                           cv2.IMREAD_COLOR)
+    decoded = cv2.imdecode(
+        np.frombuffer(base64.b64decode(image.split(",", 1)[1]), np.uint8), cv2.IMREAD_COLOR
+    )
     assert decoded.shape == (90, 160, 3)

@@ -1,4 +1,8 @@
-"""Published checkpoints: pack trained ones with a manifest, fetch them by URL with SHA-256."""
+"""Checkpoints: a trained model saved with its history and settings, loaded back, or fetched.
+
+The instructor publishes checkpoints with `python -m workshop_helpers pack-checkpoints`
+(tools/publish.py); students fetch them by URL, each file checked against its SHA-256.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +10,17 @@ import json
 import os
 import re
 import shutil
+import zipfile
+from dataclasses import asdict
 from pathlib import Path
 from urllib.parse import quote
 
+import keras
 import requests
 
-from .datasets import voc_dataset_name
-from .download import DownloadError, download, file_digests
-from .settings import default_checkpoint_dir
+from .data.download import DownloadError, download, file_digests
+from .paths import default_checkpoint_dir, display_path
+from .settings import Settings
 
 # Where `fetch-checkpoints` looks by default: the release the instructor kit points at. Until the
 # repository publishes it, set WORKSHOP_CHECKPOINTS_URL to wherever `pack-checkpoints` output went
@@ -25,11 +32,10 @@ DEFAULT_CHECKPOINTS_URL = (
 URL_VARIABLE = "WORKSHOP_CHECKPOINTS_URL"
 MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = 1
-# The names Settings.checkpoint gives: DATASET_KIND[_PRESET].keras, no suffix for the full preset.
-CHECKPOINT_NAME = re.compile(
-    r"^(?P<dataset>voc_original|voc|camvid)_(?P<kind>scratch|pretrained)"
-    r"(?:_(?P<preset>fast|cpu))?$"
-)
+
+
+class CheckpointError(ValueError):
+    """A checkpoint is missing or damaged; the message says what to do."""
 
 
 class ChecksumError(DownloadError):
@@ -48,119 +54,6 @@ def checkpoints_url() -> str:
 def sha256sum(path: str | Path) -> str:
     """Hex SHA-256 of a file."""
     return file_digests(path, ["sha256"])["sha256"]
-
-
-def history_file(checkpoint: Path) -> Path:
-    """The .history.json written next to a checkpoint (see training.history_path)."""
-    return checkpoint.with_suffix(".history.json")
-
-
-def describe_checkpoint(checkpoint: str | Path) -> dict:
-    """Dataset, preset and kind of a checkpoint: from its history's settings, else its file name."""
-    checkpoint = Path(checkpoint)
-    described = {}
-    match = CHECKPOINT_NAME.match(checkpoint.stem)
-    if match:
-        described = {
-            "dataset": match["dataset"],
-            "kind": match["kind"],
-            "preset": match["preset"] or "full",
-        }
-    if history_file(checkpoint).exists():
-        settings = json.loads(history_file(checkpoint).read_text()).get("settings") or {}
-        described.update({key: settings[key] for key in ("dataset", "preset") if key in settings})
-        if "dataset" in settings:  # the prepared dataset: voc_original for that VOC subset
-            subset = settings.get("voc_subset", "all")
-            described["dataset"] = voc_dataset_name(settings["dataset"], subset)
-    if "dataset" not in described:
-        raise ValueError(
-            f"Cannot tell the dataset of {checkpoint.name}: name it like voc_pretrained_fast.keras "
-            "or keep its .history.json next to it."
-        )
-    return {"kind": None, "preset": None, **described}
-
-
-def _file_entry(path: Path) -> dict:
-    return {"file": path.name, "size": path.stat().st_size, "sha256": sha256sum(path)}
-
-
-def read_evaluation(path: str | Path, dataset: str) -> tuple[float, str]:
-    """(mIoU, its source) from the JSON of `evaluate --output`, checked against the dataset."""
-    path = Path(path)
-    scores = json.loads(path.read_text())
-    if "mIoU" not in scores:
-        raise ValueError(f"{path.name} has no mIoU: pass the JSON that `evaluate --output` writes.")
-    if scores.get("dataset", dataset) != dataset:
-        raise ValueError(
-            f"{path.name} evaluates {scores['dataset']}; the checkpoint is trained on {dataset}."
-        )
-    source = f"{path.name}: {scores.get('split', '?')} split, {scores.get('images', '?')} images"
-    return float(scores["mIoU"]), source
-
-
-def evaluate_checkpoint(
-    checkpoint: Path, dataset: str, data_dir=None, tta: bool = True
-) -> tuple[float, str]:
-    """(validation mIoU, how it was measured) of a checkpoint, evaluated now."""
-    from .datasets import get_spec, load_split
-    from .metrics import evaluate
-    from .training import load_checkpoint
-
-    spec = get_spec(dataset)
-    images, masks = load_split(spec.name, "val", data_dir)
-    scores = evaluate(load_checkpoint(checkpoint), images, masks, spec.num_classes, tta=tta)
-    return float(scores["mIoU"]), f"pack-checkpoints: val split, {len(images)} images, tta {tta}"
-
-
-def pack_checkpoints(
-    checkpoints,
-    output: str | Path,
-    evaluations: dict | None = None,
-    evaluate: bool = True,
-    data_dir=None,
-    tta: bool = True,
-) -> Path:
-    """Copy checkpoints (and histories) to `output` with a manifest.json; return the manifest.
-
-    The mIoU of each comes from `evaluations` ({checkpoint file name: evaluate JSON}) or, if
-    `evaluate`, from evaluating it on its validation split; else it stays null ("not measured").
-    """
-    output = Path(output)
-    output.mkdir(parents=True, exist_ok=True)
-    evaluations = {Path(name).name: Path(path) for name, path in (evaluations or {}).items()}
-    entries = []
-    for checkpoint in map(Path, checkpoints):
-        if not checkpoint.exists():
-            raise FileNotFoundError(f"No checkpoint at {checkpoint}.")
-        described = describe_checkpoint(checkpoint)
-        if checkpoint.name in evaluations:
-            miou, source = read_evaluation(evaluations.pop(checkpoint.name), described["dataset"])
-        elif evaluate:
-            miou, source = evaluate_checkpoint(checkpoint, described["dataset"], data_dir, tta)
-        else:
-            miou, source = None, "not measured"
-        history = history_file(checkpoint)
-        for path in (checkpoint, history):
-            if path.exists() and path.resolve() != (output / path.name).resolve():
-                shutil.copyfile(path, output / path.name)
-        entries.append(
-            {
-                **_file_entry(output / checkpoint.name),
-                **described,
-                "mIoU": miou,
-                "mIoU_source": source,
-                "history": _file_entry(output / history.name) if history.exists() else None,
-            }
-        )
-    if evaluations:
-        raise ValueError(
-            f"Evaluations given for checkpoints not packed: {', '.join(sorted(evaluations))}."
-        )
-    manifest = output / MANIFEST_NAME
-    manifest.write_text(
-        json.dumps({"format": MANIFEST_FORMAT, "checkpoints": entries}, indent=1) + "\n"
-    )
-    return manifest
 
 
 def _is_local(url: str) -> bool:
@@ -260,3 +153,85 @@ def fetch_checkpoints(
             if item:
                 fetched.append(_fetch_file(_base(url), item, directory, force, progress))
     return fetched
+
+
+# ---------------------------------------------------------------- saving and loading
+
+
+def history_path(checkpoint: str | Path) -> Path:
+    """Where the training history and settings of a checkpoint live."""
+    return Path(checkpoint).with_suffix(".history.json")
+
+
+def save_checkpoint(
+    model: keras.Model, history: dict, settings: Settings, checkpoint: str | Path
+) -> None:
+    """Save the model, and its history with the settings that trained it, next to each other."""
+    checkpoint = Path(checkpoint)
+    checkpoint.parent.mkdir(parents=True, exist_ok=True)
+    model.save(checkpoint)
+    record = {"settings": asdict(settings), "history": history}
+    history_path(checkpoint).write_text(json.dumps(record, indent=1))
+
+
+def load_history(path: str | Path) -> tuple[dict, dict | None]:
+    """(history, settings that trained it or None) from a .history.json."""
+    record = json.loads(Path(path).read_text())
+    if "history" in record and isinstance(record["history"], dict):
+        return record["history"], record.get("settings")
+    return record, None
+
+
+def load_checkpoint(path: str | Path) -> keras.Model:
+    """Load a .keras checkpoint in safe mode; a missing or damaged file raises CheckpointError."""
+    path, shown = Path(path), display_path(path)
+    if not path.exists():
+        raise CheckpointError(
+            f"No checkpoint at {shown}. Train one with `python -m workshop_helpers train`, "
+            "or fetch the ones your instructor published with `python -m workshop_helpers "
+            "fetch-checkpoints`."
+        )
+    if not zipfile.is_zipfile(path):
+        raise CheckpointError(
+            f"{shown} is damaged (not a .keras archive): delete it and train or fetch it again."
+        )
+    try:
+        return keras.saving.load_model(path, safe_mode=True)
+    except Exception as err:  # Keras raises many kinds for a truncated or foreign archive
+        raise CheckpointError(
+            f"{shown} is damaged ({err.__class__.__name__}: {str(err)[:120]}): delete it "
+            "and train or fetch it again."
+        ) from err
+
+
+def load_trained(checkpoint: str | Path) -> tuple[keras.Model, dict]:
+    """A saved model and its training history ({} when there is none)."""
+    model = load_checkpoint(checkpoint)
+    path = history_path(checkpoint)
+    return model, (load_history(path)[0] if path.exists() else {})
+
+
+def trained_with(checkpoint: str | Path, settings: Settings) -> bool:
+    """Whether a checkpoint exists and was trained with these settings."""
+    path = history_path(checkpoint)
+    if not (Path(checkpoint).exists() and path.exists()):
+        return False
+    saved = load_history(path)[1]
+    return (
+        saved is not None
+        and {k: saved.get(k) for k in settings.training_fields()} == settings.training_fields()
+    )
+
+
+def load_trained_beforehand(settings: Settings, kind: str, checkpoint_dir=None):
+    """The 'scratch' or 'pretrained' model trained beforehand, and its history.
+
+    With settings.models == "download", the published checkpoints are fetched first.
+    """
+    checkpoint = settings.checkpoint(kind, checkpoint_dir)
+    if settings.models == "download" and not checkpoint.exists():
+        fetch_checkpoints(
+            dataset=settings.prepared_dataset, preset=settings.preset, directory=checkpoint.parent
+        )
+    print(f"Loading the {kind} model trained beforehand ({display_path(checkpoint)})")
+    return load_trained(checkpoint)

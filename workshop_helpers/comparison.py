@@ -12,6 +12,7 @@ from .inference import predict_labels
 from .metrics import scores_from_labels
 from .model import with_reestimated_batchnorm
 from .settings import Settings
+from .training import get_trained_model
 
 # Required mIoU margins of the pretrained model over (scratch, scratch with re-estimated BatchNorm
 # statistics),
@@ -28,8 +29,13 @@ MARGINS = {
     ("camvid", "cpu"): (0.10, 0.05),
 }
 # The original notebook's VOC subset is asked for VOC's margins.
-MARGINS.update({("voc_original", preset): margins
-                for (dataset, preset), margins in list(MARGINS.items()) if dataset == "voc"})
+MARGINS.update(
+    {
+        ("voc_original", preset): margins
+        for (dataset, preset), margins in list(MARGINS.items())
+        if dataset == "voc"
+    }
+)
 RECALIBRATION_IMAGES = 64
 
 
@@ -55,12 +61,22 @@ class Comparison:
             gap = miou["pretrained"] - miou[name]
             rival = RIVALS[name]
             if margin is None:
-                checks.append((f"the ImageNet encoder against {rival}: {gap:+.3f} "
-                               "(shown, no margin asked for on this dataset and preset)", None))
+                checks.append(
+                    (
+                        f"the ImageNet encoder against {rival}: {gap:+.3f} "
+                        "(shown, no margin asked for on this dataset and preset)",
+                        None,
+                    )
+                )
             else:
                 verb = "beats" if gap >= margin else "does not beat"
-                checks.append((f"the ImageNet encoder {verb} {rival} by {gap:+.3f} mIoU "
-                               f"(the lesson asks for at least {margin:.2f})", gap >= margin))
+                checks.append(
+                    (
+                        f"the ImageNet encoder {verb} {rival} by {gap:+.3f} mIoU "
+                        f"(the lesson asks for at least {margin:.2f})",
+                        gap >= margin,
+                    )
+                )
         if len(self.pretrained_val_loss) >= 2:
             first, last = self.pretrained_val_loss[0], self.pretrained_val_loss[-1]
             verb = "falls" if last <= first else "rises"
@@ -74,11 +90,13 @@ class Comparison:
 
     def report(self) -> str:
         """The mIoU of each model and one line per check, marked ✓ (holds), · (shown) or ✗."""
-        lines = [f"The numbers of this run ({self.dataset}, {self.preset} preset), "
-                 "validation mIoU:"]
+        lines = [
+            f"The numbers of this run ({self.dataset}, {self.preset} preset), validation mIoU:"
+        ]
         lines += [f"  {name:>32}: {value:.3f}" for name, value in self.miou.items()]
-        lines += [f"  {'✓' if ok else '·' if ok is None else '✗'} {text}"
-                  for text, ok in self.checks()]
+        lines += [
+            f"  {'✓' if ok else '·' if ok is None else '✗'} {text}" for text, ok in self.checks()
+        ]
         return "\n".join(lines)
 
     def verify(self) -> None:
@@ -88,15 +106,18 @@ class Comparison:
             raise ClaimError(
                 "In this run the lesson's claim does not hold: " + "; ".join(failed) + ". "
                 "Short runs vary: train for more epochs or on more images (start(epochs=...)), "
-                "then run notebooks 4 and 5 again.")
+                "then run notebooks 4 and 5 again."
+            )
 
     def table(self):
         """Per-class IoU, mIoU and pixel accuracy of each model as a pandas DataFrame."""
         import pandas as pd
 
         spec = get_spec(self.dataset)
-        rows = {name: [*scores["per_class_iou"], scores["mIoU"], scores["pixel_accuracy"]]
-                for name, scores in self.scores.items()}
+        rows = {
+            name: [*scores["per_class_iou"], scores["mIoU"], scores["pixel_accuracy"]]
+            for name, scores in self.scores.items()
+        }
         index = [*spec.class_names, "mIoU", "pixel accuracy"]
         return pd.DataFrame(rows, index=index).astype(float).round(3)
 
@@ -105,8 +126,10 @@ class ClaimError(AssertionError):
     """The lesson's claim does not hold in this run; the message says by how much."""
 
 
-RIVALS = {"scratch": "the scratch model",
-          "scratch, BatchNorm re-estimated": "the scratch model with re-estimated BatchNorm"}
+RIVALS = {
+    "scratch": "the scratch model",
+    "scratch, BatchNorm re-estimated": "the scratch model with re-estimated BatchNorm",
+}
 
 
 def evaluate_models(models: dict, images: np.ndarray, masks: np.ndarray, num_classes: int) -> dict:
@@ -142,8 +165,6 @@ def run_comparison(
     settings: Settings, data_dir=None, checkpoint_dir=None
 ) -> tuple[Comparison, dict]:
     """Train (or reuse) both models, compare them, time each step: the CLI's `compare`."""
-    from .training import get_trained_model
-
     seconds = {}
     trained = {}
     for name, pretrained in (("scratch", False), ("pretrained", True)):

@@ -22,13 +22,20 @@ METRIC_TITLES = {"loss": "loss", "pixel_accuracy": "pixel accuracy", "mean_iou":
 
 def colorize(labels: np.ndarray, palette) -> np.ndarray:
     """RGB image of a label mask; void (-1) is black."""
-    table = np.vstack([np.asarray(palette, dtype=np.uint8),
-                       np.array([VOID_COLOUR], dtype=np.uint8)])
+    table = np.vstack(
+        [np.asarray(palette, dtype=np.uint8), np.array([VOID_COLOUR], dtype=np.uint8)]
+    )
     return table[np.where(labels < 0, len(table) - 1, labels)]
 
 
-def overlay(image: np.ndarray, labels: np.ndarray, palette, alpha: float = 0.5,
-            background_index: int | None = None, visible=None) -> np.ndarray:
+def overlay(
+    image: np.ndarray,
+    labels: np.ndarray,
+    palette,
+    alpha: float = 0.5,
+    background_index: int | None = None,
+    visible=None,
+) -> np.ndarray:
     """Blend coloured labels over a uint8 photo; void darkens (black, as in masks).
 
     Background and hidden classes stay as the photo is.
@@ -51,15 +58,19 @@ def legend_handles(spec: DatasetSpec, void: bool = True, overlay: bool = False) 
 
     Overlays leave the background uncoloured: its patch is then an empty box.
     """
-    handles = [Patch(facecolor=np.asarray(c) / 255, edgecolor="grey", label=n)
-               for n, c in zip(spec.class_names, spec.palette)]
+    handles = [
+        Patch(facecolor=np.asarray(c) / 255, edgecolor="grey", label=n)
+        for n, c in zip(spec.class_names, spec.palette)
+    ]
     if overlay and spec.background_index is not None:
         name = spec.class_names[spec.background_index]
-        handles[spec.background_index] = Patch(facecolor="none", edgecolor="grey",
-                                               linestyle="--", label=f"{name} (uncoloured)")
+        handles[spec.background_index] = Patch(
+            facecolor="none", edgecolor="grey", linestyle="--", label=f"{name} (uncoloured)"
+        )
     if void:
-        handles.append(Patch(facecolor=np.asarray(VOID_COLOUR) / 255, edgecolor="grey",
-                             label="void"))
+        handles.append(
+            Patch(facecolor=np.asarray(VOID_COLOUR) / 255, edgecolor="grey", label="void")
+        )
     return handles
 
 
@@ -69,8 +80,12 @@ def class_legend(target, spec: DatasetSpec, overlay: bool = False, **options):
     columns = len(handles) if len(handles) <= 8 else -(-len(handles) // 2)
     rows = -(-len(handles) // columns)
     # Matplotlib fills legends column by column: reorder so that rows read in class order.
-    ordered = [handles[r * columns + c] for c in range(columns) for r in range(rows)
-               if r * columns + c < len(handles)]
+    ordered = [
+        handles[r * columns + c]
+        for c in range(columns)
+        for r in range(rows)
+        if r * columns + c < len(handles)
+    ]
     return target.legend(handles=ordered, ncol=columns, frameon=False, **options)
 
 
@@ -94,8 +109,11 @@ def plot_pair(image: np.ndarray, labels: np.ndarray, spec: DatasetSpec, title: s
     """Photo, its mask in colour and the overlay side by side."""
     image = display_image(image)
     fig, axes = plt.subplots(1, 3, figsize=(FIGURE_WIDTH, 3.9), layout="constrained")
-    panels = [(image, "photo"), (colorize(labels, spec.palette), "mask (black = void)"),
-              (_overlay(image, labels, spec), "overlay")]
+    panels = [
+        (image, "photo"),
+        (colorize(labels, spec.palette), "mask (black = void)"),
+        (_overlay(image, labels, spec), "overlay"),
+    ]
     for ax, (picture, name) in zip(axes, panels):
         ax.imshow(picture)
         ax.set_title(name)
@@ -106,24 +124,38 @@ def plot_pair(image: np.ndarray, labels: np.ndarray, spec: DatasetSpec, title: s
     return fig
 
 
-def plot_segmentation(image: np.ndarray, probabilities: np.ndarray, spec: DatasetSpec,
-                      columns: int = 6, title: str | None = None):
+def plot_segmentation(
+    image: np.ndarray,
+    probabilities: np.ndarray,
+    spec: DatasetSpec,
+    columns: int = 6,
+    title: str | None = None,
+):
     """Input, argmax overlay with a legend, and per-class probability maps on one 0–1 scale."""
     image = display_image(image)
     map_rows = -(-spec.num_classes // columns)
     fig = plt.figure(figsize=(FIGURE_WIDTH, FIGURE_WIDTH / columns * (2.4 + 1.15 * map_rows)))
-    grid = fig.add_gridspec(1 + map_rows, columns + 1, height_ratios=[2] + [1] * map_rows,
-                            width_ratios=[1] * columns + [0.12])
+    grid = fig.add_gridspec(
+        1 + map_rows,
+        columns + 1,
+        height_ratios=[2] + [1] * map_rows,
+        width_ratios=[1] * columns + [0.12],
+    )
     labels = probabilities.argmax(-1)
     panels = [(image, "input"), (_overlay(image, labels, spec), "prediction")]
     for k, (picture, name) in enumerate(panels):
-        ax = fig.add_subplot(grid[0, 2 * k:2 * k + 2])
+        ax = fig.add_subplot(grid[0, 2 * k : 2 * k + 2])
         ax.imshow(picture)
         ax.set_title(name)
         ax.axis("off")
     ax = fig.add_subplot(grid[0, 4:])
-    ax.legend(handles=legend_handles(spec, void=False, overlay=True), loc="center", frameon=False,
-              title="prediction colours", fontsize="small")
+    ax.legend(
+        handles=legend_handles(spec, void=False, overlay=True),
+        loc="center",
+        frameon=False,
+        title="prediction colours",
+        fontsize="small",
+    )
     ax.axis("off")
     for index, name in enumerate(spec.class_names):
         ax = fig.add_subplot(grid[1 + index // columns, index % columns])
@@ -144,8 +176,9 @@ def plot_predictions(images, masks, predictions: dict, spec: DatasetSpec):
     columns = 2 + len(predictions)
     side = min(3.0, FIGURE_WIDTH / columns)
     height = side * len(images) + 0.6
-    fig, axes = plt.subplots(len(images), columns, figsize=(side * columns, height), squeeze=False,
-                             layout="constrained")
+    fig, axes = plt.subplots(
+        len(images), columns, figsize=(side * columns, height), squeeze=False, layout="constrained"
+    )
     for row, (image, mask) in enumerate(zip(images, masks)):
         panels = [(image, "photo"), (_overlay(image, mask, spec), "ground truth")]
         for name, probabilities in predictions.items():
@@ -185,7 +218,7 @@ def plot_histories(histories: dict, keys=("loss", "val_loss")):
         ax.set_title(metric_title(key))
         ax.grid(alpha=0.3)
         ax.legend()
-    for ax in axes.ravel()[len(keys):]:
+    for ax in axes.ravel()[len(keys) :]:
         ax.axis("off")
     fig.tight_layout()
     return fig
@@ -198,17 +231,32 @@ def plot_iou_bars(results: dict, spec: DatasetSpec):
     positions = np.arange(spec.num_classes)
     for k, (name, scores) in enumerate(results.items()):
         values = [np.nan if v is None else v for v in scores["per_class_iou"]]
-        bars = ax.bar(positions + k * width, values, width,
-                      label=f"{name} (mIoU {scores['mIoU']:.3f})")
+        bars = ax.bar(
+            positions + k * width, values, width, label=f"{name} (mIoU {scores['mIoU']:.3f})"
+        )
         for bar, value in zip(bars, values):
             if value == 0:  # a scored class that was never found: a bar of no height, say so
-                ax.text(bar.get_x() + width / 2, 0.01, "0", ha="center", va="bottom",
-                        fontsize="x-small", color=bar.get_facecolor())
+                ax.text(
+                    bar.get_x() + width / 2,
+                    0.01,
+                    "0",
+                    ha="center",
+                    va="bottom",
+                    fontsize="x-small",
+                    color=bar.get_facecolor(),
+                )
     centres = positions + width * (len(results) - 1) / 2
     for centre, scores in zip(centres, zip(*(r["per_class_iou"] for r in results.values()))):
         if all(v is None for v in scores):
-            ax.text(centre, 0.03, "n/a:\nnot in\nthe truth", ha="center", va="bottom",
-                    fontsize="small", color="grey")
+            ax.text(
+                centre,
+                0.03,
+                "n/a:\nnot in\nthe truth",
+                ha="center",
+                va="bottom",
+                fontsize="small",
+                color="grey",
+            )
     ax.set_xticks(centres, spec.class_names, rotation=30, ha="right")
     ax.set_ylabel("IoU")
     ax.set_ylim(0, 1)
@@ -225,8 +273,9 @@ def normalise_confusion(confusion: np.ndarray) -> np.ndarray:
         return np.where(totals > 0, confusion / np.where(totals > 0, totals, 1), np.nan)
 
 
-def plot_confusion_matrix(confusion: np.ndarray, spec: DatasetSpec, title: str | None = None,
-                          ax=None):
+def plot_confusion_matrix(
+    confusion: np.ndarray, spec: DatasetSpec, title: str | None = None, ax=None
+):
     """Confusion matrix normalised per true class (rows true, columns predicted); absent: n/a."""
     shares = normalise_confusion(confusion)
     if ax is None:
@@ -238,14 +287,28 @@ def plot_confusion_matrix(confusion: np.ndarray, spec: DatasetSpec, title: str |
     small = spec.num_classes > 8
     for row in range(spec.num_classes):
         if np.isnan(shares[row]).all():
-            ax.text(spec.num_classes / 2 - 0.5, row, "n/a: not in the truth", ha="center",
-                    va="center", fontsize="x-small", color="grey")
+            ax.text(
+                spec.num_classes / 2 - 0.5,
+                row,
+                "n/a: not in the truth",
+                ha="center",
+                va="center",
+                fontsize="x-small",
+                color="grey",
+            )
             continue
         for column in range(spec.num_classes):
             value = shares[row, column]
             if not small or value >= 0.005:
-                ax.text(column, row, f"{value:.2f}", ha="center", va="center",
-                        fontsize=6 if small else 8, color="white" if value > 0.6 else "black")
+                ax.text(
+                    column,
+                    row,
+                    f"{value:.2f}",
+                    ha="center",
+                    va="center",
+                    fontsize=6 if small else 8,
+                    color="white" if value > 0.6 else "black",
+                )
     ax.set_xticks(range(spec.num_classes), spec.class_names, rotation=45, ha="right")
     ax.set_yticks(range(spec.num_classes), spec.class_names)
     ax.set_xlabel("predicted class")
@@ -272,8 +335,11 @@ class PredictionPreview(keras.callbacks.Callback):
         labels = predict_labels(self.model, self.image, tta=False)
         spec = self.spec
         fig, axes = plt.subplots(1, 3, figsize=(FIGURE_WIDTH, 3.6), layout="constrained")
-        panels = [(self.image, "photo"), (_overlay(self.image, self.mask, spec), "ground truth"),
-                  (_overlay(self.image, labels, spec), f"prediction after epoch {epoch}")]
+        panels = [
+            (self.image, "photo"),
+            (_overlay(self.image, self.mask, spec), "ground truth"),
+            (_overlay(self.image, labels, spec), f"prediction after epoch {epoch}"),
+        ]
         for ax, (picture, name) in zip(axes, panels):
             ax.imshow(picture)
             ax.set_title(name)

@@ -19,7 +19,8 @@ _LOG_LINE = re.compile(r"^([IWEF])\d{4} [\d:. ]+\d+ [\w./-]+:\d+\] ?(.*)$")
 _NOISE = (
     "All log messages before absl::InitializeLog() is called",
     "To enable the following instructions:",
-    "Unable to register cuDNN factory", "Unable to register cuFFT factory",
+    "Unable to register cuDNN factory",
+    "Unable to register cuFFT factory",
     "Unable to register cuBLAS factory",
     "computation placer already registered",
     "TF-TRT Warning: Could not find TensorRT",

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from .data.sources import ensure_imagenet_weights, ensure_prepared
 from .datasets import DatasetSpec, get_spec
 from .settings import Settings, load_settings
 
-# The one place the repository's address lives: the notebooks' badges and Colab set-up cells are
-# checked
-# against these by tests/test_notebooks.py.
+# The one place the repository's address lives: tests/test_notebooks.py checks the notebooks'
+# badges and Colab set-up cells against these.
 REPOSITORY = "segmentation-workshop/transfer-learning-segmentation"
 COLAB_BADGE = (
     "[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
@@ -20,10 +20,13 @@ if "google.colab" in sys.modules:
     import subprocess
 
     url = "https://github.com/{repository}"
-    subprocess.run(f"git clone -q --depth 1 {{url}} workshop && pip install -q -e workshop",
-                   shell=True, check=True)
+    subprocess.run(
+        f"git clone -q --depth 1 {{url}} workshop && pip install -q -e workshop",
+        shell=True,
+        check=True,
+    )
     sys.path.insert(0, "workshop")
-from workshop_helpers.session import start
+from workshop_helpers import start
 
 settings, spec = start({arguments})"""
 
@@ -40,8 +43,6 @@ def setup_cell(arguments: str = "") -> str:
 
 def start(weights: bool = False, quiet: bool = False, **overrides) -> tuple[Settings, DatasetSpec]:
     """Settings (preset, WORKSHOP_* variables, overrides); dataset and ImageNet weights ready."""
-    from .download import ensure_imagenet_weights, ensure_prepared
-
     settings = load_settings(**overrides)
     spec = get_spec(settings.prepared_dataset)
     ensure_prepared(spec.name)

@@ -11,14 +11,11 @@ import os
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
+from .datasets import VOC_SUBSETS, prepared_folder_datasets, voc_dataset_name
+from .paths import default_checkpoint_dir
+
 MODEL_SOURCES = ("train", "checkpoint", "download")
 PRETRAINED_BATCHNORM = ("inference", "train")
-
-
-def default_checkpoint_dir() -> Path:
-    """Folder of checkpoints: $WORKSHOP_CHECKPOINTS, else the repository's checkpoints/."""
-    env = os.environ.get("WORKSHOP_CHECKPOINTS")
-    return Path(env) if env else Path(__file__).resolve().parent.parent / "checkpoints"
 
 
 DATASET_TITLES = {"voc": "VOC", "camvid": "CamVid"}
@@ -37,15 +34,25 @@ def _help(text: str, **checks) -> dict:
 class Settings:
     """What the training notebooks and `python -m workshop_helpers train` run."""
 
-    preset: str = field(default="full", metadata=_help("full, fast or cpu (see PRESETS)"))
+    preset: str = field(
+        default="full",
+        metadata=_help("full, fast or cpu (see PRESETS); default: full with a GPU, else cpu"),
+    )
     dataset: str = field(
-        default="voc", metadata=_help("voc, camvid or the name of a dataset prepared from your "
-                                      "own folder (`prepare folder SOURCE --name NAME`)"))
+        default="voc",
+        metadata=_help(
+            "voc, camvid or the name of a dataset prepared from your "
+            "own folder (`prepare folder SOURCE --name NAME`)"
+        ),
+    )
     voc_subset: str = field(
         default="all",
-        metadata=_help("VOC's images: all 1,607 with one of the five classes, or the original "
-                       "notebook's 991 where they cover at least 10 percent (prepared as "
-                       "voc_original)"))
+        metadata=_help(
+            "VOC's images: all 1,607 with one of the five classes, or the original "
+            "notebook's 991 where they cover at least 10 percent (prepared as "
+            "voc_original)"
+        ),
+    )
     epochs: int = field(default=20, metadata=_help("passes over the training images", minimum=1))
     batch_size: int = field(default=4, metadata=_help("images per training step", minimum=1))
     learning_rate: float = field(
@@ -72,10 +79,15 @@ class Settings:
     )
     fine_tune_epochs: int = field(
         default=0,
-        metadata=_help("of the epochs, how many fine-tune a frozen pretrained encoder at the end "
-                       "(its BatchNorm layers stay in inference mode)", minimum=0))
+        metadata=_help(
+            "of the epochs, how many fine-tune a frozen pretrained encoder at the end "
+            "(its BatchNorm layers stay in inference mode)",
+            minimum=0,
+        ),
+    )
     fine_tune_learning_rate: float = field(
-        default=1e-4, metadata=_help("Adam's learning rate while fine-tuning", positive=True))
+        default=1e-4, metadata=_help("Adam's learning rate while fine-tuning", positive=True)
+    )
     pretrained_batchnorm: str = field(
         default="train",
         metadata=_help(
@@ -101,6 +113,8 @@ class Settings:
         default=False,
         metadata=_help("after each epoch, show the prediction on one validation image (off in CI)"),
     )
+    # Why the preset was chosen, when the machine chose it; not a setting anyone passes.
+    preset_reason: str = field(default="", metadata={"help": "", "internal": True})
 
     @property
     def fast(self) -> bool:
@@ -115,15 +129,21 @@ class Settings:
         if self.freeze_pretrained_encoder:
             encoder = "pretrained model: frozen ImageNet encoder"
             if self.fine_tune_epochs:
-                encoder += (f", then fine-tuned {self.fine_tune_epochs} epochs at "
-                            f"{_rate(self.fine_tune_learning_rate)}")
+                encoder += (
+                    f", then fine-tuned {self.fine_tune_epochs} epochs at "
+                    f"{_rate(self.fine_tune_learning_rate)}"
+                )
         else:
             encoder = "pretrained model: ImageNet encoder fine-tuned"
         dataset = DATASET_TITLES.get(self.dataset, self.dataset)
         if self.dataset == "voc" and self.voc_subset != "all":
             dataset += f" ({self.voc_subset} subset)"
-        parts = [f"{self.preset} preset", dataset,
-                 f"{self.epochs} epochs on {images}", f"batch {self.batch_size}"]
+        parts = [
+            f"{self.preset} preset" + (f" ({self.preset_reason})" if self.preset_reason else ""),
+            dataset,
+            f"{self.epochs} epochs on {images}",
+            f"batch {self.batch_size}",
+        ]
         if self.crop_size != 224:
             parts.append(f"{self.crop_size}² crops")
         parts += [rate, encoder]
@@ -137,8 +157,6 @@ class Settings:
     @property
     def prepared_dataset(self) -> str:
         """The prepared dataset these settings train on: voc, voc_original or camvid."""
-        from .datasets import voc_dataset_name
-
         return voc_dataset_name(self.dataset, self.voc_subset)
 
     def checkpoint(self, kind: str, directory: str | Path | None = None) -> Path:
@@ -149,7 +167,8 @@ class Settings:
 
     def training_fields(self) -> dict:
         """The settings that decide what a trained model is (not how it is obtained or shown)."""
-        return {k: v for k, v in asdict(self).items() if k not in ("models", "show_progress")}
+        shown_only = ("models", "show_progress", "preset_reason")
+        return {k: v for k, v in asdict(self).items() if k not in shown_only}
 
 
 FULL = Settings()
@@ -159,8 +178,14 @@ FULL = Settings()
 # lost the features in every variant we measured, and batches of 4 (the original notebook's) gave
 # steadier results than 8 (benchmarks/RESULTS.md). Scratch keeps MobileNetV2's BatchNorm momentum,
 # so notebook 4 can show the lagging statistics; notebook 5 also scores it with re-estimated ones.
-FAST = Settings(preset="fast", epochs=2, batch_size=4, learning_rate=1e-3, max_train_images=144,
-                freeze_pretrained_encoder=True)
+FAST = Settings(
+    preset="fast",
+    epochs=2,
+    batch_size=4,
+    learning_rate=1e-3,
+    max_train_images=144,
+    freeze_pretrained_encoder=True,
+)
 # The CPU track: both models in under 15 minutes on 2 cores (benchmarks/RESULTS.md has the
 # measurements).
 CPU = Settings(
@@ -177,8 +202,8 @@ PRESETS = {"full": FULL, "fast": FAST, "cpu": CPU}
 
 CHOICES = {
     "preset": tuple(PRESETS),
-    "dataset": ("voc", "camvid"),
-    "voc_subset": ("all", "original"),  # datasets.VOC_SUBSETS
+    "dataset": tuple(DATASET_TITLES),  # built in; a folder dataset's name works too
+    "voc_subset": tuple(VOC_SUBSETS),
     "models": MODEL_SOURCES,
     "pretrained_batchnorm": PRETRAINED_BATCHNORM,
 }
@@ -201,11 +226,11 @@ def _kind(spec) -> str:
 
 def parse_value(name: str, raw, source: str | None = None):
     """A setting's value from text (or a Python value), checked; errors name the variable."""
-    spec = {f.name: f for f in fields(Settings)}.get(name)
+    spec = {f.name: f for f in settable_fields()}.get(name)
     label = source or env_name(name)
     if spec is None:
         raise SettingsError(
-            f"Unknown setting {name!r}; known: {', '.join(f.name for f in fields(Settings))}."
+            f"Unknown setting {name!r}; known: {', '.join(f.name for f in settable_fields())}."
         )
     kind, checks = _kind(spec), spec.metadata
     if raw is None or (
@@ -254,39 +279,75 @@ def parse_value(name: str, raw, source: str | None = None):
 
 def _folder_dataset(value: str, label: str) -> str:
     """A dataset prepared from your own folder (data/NAME/dataset.json), else a SettingsError."""
-    from .folders import prepared_folder_datasets
-
     prepared = prepared_folder_datasets()
     if value in prepared:
         return value
     listed = f" (prepared here: {', '.join(prepared)})" if prepared else ""
     raise SettingsError(
         f"{label} must be voc, camvid or a dataset prepared with `python -m workshop_helpers "
-        f"prepare folder SOURCE --name NAME`{listed}, not {value!r}.")
+        f"prepare folder SOURCE --name NAME`{listed}, not {value!r}."
+    )
 
 
 def load_settings(environ=None, labels: dict | None = None, **overrides) -> Settings:
     """A preset, then WORKSHOP_* environment variables, then keyword overrides, checked.
 
-    The preset comes from `preset=` or WORKSHOP_PRESET (WORKSHOP_FAST=1 means WORKSHOP_PRESET=fast).
+    The preset comes from `preset=` or WORKSHOP_PRESET (WORKSHOP_FAST=1 means WORKSHOP_PRESET=fast);
+    with neither, from the machine: full where the Keras backend sees a GPU, cpu otherwise.
     An override of None is ignored (a CLI flag not given); `labels` names overrides in errors.
     """
     environ = os.environ if environ is None else environ
     overrides = {k: v for k, v in overrides.items() if v is not None}
     labels = {name: (labels or {}).get(name, name) for name in overrides}
+    reason = ""
     if "preset" in overrides:
         preset = parse_value("preset", overrides.pop("preset"), labels["preset"])
     elif _is_true(environ.get("WORKSHOP_FAST"), "WORKSHOP_FAST"):
         preset = "fast"
+    elif env_name("preset") in environ:
+        preset = parse_value("preset", environ[env_name("preset")])
     else:
-        preset = parse_value("preset", environ.get(env_name("preset"), "full"))
+        preset, reason = preset_for_this_machine()
     values = {
         spec.name: parse_value(spec.name, environ[env_name(spec.name)])
-        for spec in fields(Settings)
+        for spec in settable_fields()
         if spec.name != "preset" and env_name(spec.name) in environ
     }
+    values["preset_reason"] = reason
     values.update({name: parse_value(name, raw, labels[name]) for name, raw in overrides.items()})
     return replace(PRESETS[preset], **values)
+
+
+def settable_fields() -> list:
+    """The fields a student sets (by argument, environment variable or flag)."""
+    return [spec for spec in fields(Settings) if not spec.metadata.get("internal")]
+
+
+def gpu_available() -> bool:
+    """Whether the Keras backend sees a GPU."""
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return bool(tf.config.list_physical_devices("GPU"))
+    if backend == "jax":
+        import jax
+
+        return any(device.platform == "gpu" for device in jax.devices())
+    if backend == "torch":
+        import torch
+
+        return torch.cuda.is_available()
+    return False
+
+
+def preset_for_this_machine() -> tuple[str, str]:
+    """(preset, why) when none is named: the original recipe needs a GPU to finish in time."""
+    if gpu_available():
+        return "full", "GPU found"
+    return "cpu", 'no GPU found; start(preset="full") for the original recipe'
 
 
 def _is_true(raw: str | None, label: str) -> bool:
@@ -298,7 +359,7 @@ def _is_true(raw: str | None, label: str) -> bool:
 
 def add_arguments(parser) -> None:
     """One CLI flag per setting (`--batch-size`, ...), each defaulting to the preset's value."""
-    for spec in fields(Settings):
+    for spec in settable_fields():
         flag = "--" + spec.name.replace("_", "-")
         if spec.name in CHOICES and spec.name != "dataset":  # a folder dataset's name works too
             parser.add_argument(flag, choices=CHOICES[spec.name], help=spec.metadata["help"])
@@ -308,6 +369,6 @@ def add_arguments(parser) -> None:
 
 def from_arguments(args, environ=None) -> Settings:
     """Settings from parsed CLI flags (checked like environment variables) over the environment."""
-    given = {spec.name: getattr(args, spec.name, None) for spec in fields(Settings)}
+    given = {spec.name: getattr(args, spec.name, None) for spec in settable_fields()}
     labels = {name: "--" + name.replace("_", "-") for name in given}
     return load_settings(environ, labels=labels, **given)

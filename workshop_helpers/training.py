@@ -1,24 +1,19 @@
-"""Training from one Settings object, checkpoints with their histories, getting a trained model."""
+"""Training from one Settings object, as notebooks 4 and 5 do, and getting a trained model."""
 
 from __future__ import annotations
 
-import json
-import zipfile
-from dataclasses import asdict
+import time
 from pathlib import Path
 
 import keras
 
+from .checkpoints import load_trained_beforehand, save_checkpoint, trained_with
 from .datasets import get_spec, load_split
 from .metrics import MaskedPixelAccuracy, masked_loss, mean_iou_metric
 from .model import batchnorm_layers, build_model, encoder_layers, freeze_encoder
 from .pipeline import SegmentationGenerator
 from .quiet import quiet_stderr
 from .settings import Settings
-
-
-class CheckpointError(ValueError):
-    """A checkpoint is missing or damaged; the message says what to do."""
 
 
 def training_metrics(num_classes: int) -> list:
@@ -28,8 +23,11 @@ def training_metrics(num_classes: int) -> list:
 
 def compile_model(model: keras.Model, num_classes: int, learning_rate=1e-4) -> keras.Model:
     """Compile with Adam (a rate or a schedule), the masked loss, pixel accuracy and mean IoU."""
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=masked_loss,
-                  metrics=training_metrics(num_classes))
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss=masked_loss,
+        metrics=training_metrics(num_classes),
+    )
     return model
 
 
@@ -64,8 +62,58 @@ def learning_rate_for(settings: Settings, steps_per_epoch: int):
     """The settings' learning rate, or its cosine decay to 0 over the training steps."""
     if settings.cosine_decay:
         return keras.optimizers.schedules.CosineDecay(
-            settings.learning_rate, decay_steps=settings.epochs * steps_per_epoch)
+            settings.learning_rate, decay_steps=settings.epochs * steps_per_epoch
+        )
     return settings.learning_rate
+
+
+def _count(number: int, word: str) -> str:
+    plural = word + ("es" if word.endswith("batch") else "s")
+    return f"{number:,} {word if number == 1 else plural}"
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 5400 else f"{seconds / 3600:.1f} hours"
+
+
+def estimate_fit_time(
+    model: keras.Model, train_batches, epochs: int, val_batches=None, steps: int = 3
+) -> str:
+    """How long `fit` will take here, from a few training steps timed now; the model is unchanged.
+
+    The first step also builds the training graph, so it is not counted. Weights, BatchNorm
+    statistics and the optimizer's state are put back afterwards: `fit` starts as if nothing ran.
+    """
+    weights = model.get_weights()
+    optimizer = model.optimizer
+    if not optimizer.built:
+        optimizer.build(model.trainable_variables)  # what fit does first
+    optimizer_state = [keras.ops.convert_to_numpy(v) for v in optimizer.variables]
+    with quiet_stderr():  # TensorFlow logs CPU details as errors at the first step
+        model.train_on_batch(*train_batches[0])
+        start = time.perf_counter()
+        for step in range(1, steps + 1):
+            model.train_on_batch(*train_batches[step % len(train_batches)])
+        per_batch = (time.perf_counter() - start) / steps
+        per_val_batch = 0.0
+        if val_batches is not None:
+            model.test_on_batch(*val_batches[0])
+            start = time.perf_counter()
+            model.test_on_batch(*val_batches[0])
+            per_val_batch = time.perf_counter() - start
+    model.set_weights(weights)
+    for variable, value in zip(optimizer.variables, optimizer_state):
+        variable.assign(value)
+    val_steps = len(val_batches) if val_batches is not None else 0
+    seconds = epochs * (len(train_batches) * per_batch + val_steps * per_val_batch)
+    validation = f" and {_count(val_steps, 'validation batch')}" if val_steps else ""
+    return (
+        f"Expected training time on this machine: about {_duration(seconds)} "
+        f"({per_batch:.2f} s per batch of {train_batches.batch_size}, measured just now; "
+        f"{_count(len(train_batches), 'batch')}{validation} per epoch, {_count(epochs, 'epoch')})."
+    )
 
 
 def fine_tune_epochs(settings: Settings, pretrained: bool) -> int:
@@ -96,11 +144,17 @@ def train(
             load_split(spec.name, "val", data_dir),
         )
     (train_images, train_masks), (val_images, val_masks) = data
-    train_batches = SegmentationGenerator(train_images, train_masks, settings.batch_size,
-                                          augment=True, seed=settings.seed,
-                                          crop_size=settings.crop_size)
-    val_batches = SegmentationGenerator(val_images, val_masks, settings.batch_size, augment=False,
-                                        crop_size=settings.crop_size)
+    train_batches = SegmentationGenerator(
+        train_images,
+        train_masks,
+        settings.batch_size,
+        augment=True,
+        seed=settings.seed,
+        crop_size=settings.crop_size,
+    )
+    val_batches = SegmentationGenerator(
+        val_images, val_masks, settings.batch_size, augment=False, crop_size=settings.crop_size
+    )
     fine_tune = fine_tune_epochs(settings, pretrained)
     keras.utils.set_random_seed(settings.seed)
     model = build_model(spec.num_classes, pretrained=pretrained, input_size=settings.crop_size)
@@ -108,10 +162,16 @@ def train(
         freeze_encoder(model)
     configure_batchnorm(model, settings, pretrained)
     compile_model(model, spec.num_classes, learning_rate_for(settings, len(train_batches)))
+    if verbose:
+        print(estimate_fit_time(model, train_batches, settings.epochs - fine_tune, val_batches))
     with quiet_stderr():  # TensorFlow logs CPU details as errors at the first step
-        history = model.fit(train_batches, validation_data=val_batches,
-                            epochs=settings.epochs - fine_tune, callbacks=list(callbacks),
-                            verbose=verbose).history
+        history = model.fit(
+            train_batches,
+            validation_data=val_batches,
+            epochs=settings.epochs - fine_tune,
+            callbacks=list(callbacks),
+            verbose=verbose,
+        ).history
     if fine_tune:
         # The Keras guide's second step: everything trains at a low rate, while the encoder's
         # BatchNorm layers keep running in inference mode with ImageNet's statistics.
@@ -119,104 +179,19 @@ def train(
         keep_batchnorm_statistics(model)
         compile_model(model, spec.num_classes, settings.fine_tune_learning_rate)
         with quiet_stderr():
-            fine_tuned = model.fit(train_batches, validation_data=val_batches,
-                                   initial_epoch=len(history["loss"]), epochs=settings.epochs,
-                                   callbacks=list(callbacks), verbose=verbose).history
+            fine_tuned = model.fit(
+                train_batches,
+                validation_data=val_batches,
+                initial_epoch=len(history["loss"]),
+                epochs=settings.epochs,
+                callbacks=list(callbacks),
+                verbose=verbose,
+            ).history
         history = {key: history[key] + fine_tuned[key] for key in history}
     history = {k: [float(v) for v in vs] for k, vs in history.items()}
     if checkpoint is not None:
         save_checkpoint(model, history, settings, checkpoint)
     return model, history
-
-
-def history_path(checkpoint: str | Path) -> Path:
-    """Where the training history and settings of a checkpoint live."""
-    return Path(checkpoint).with_suffix(".history.json")
-
-
-def save_checkpoint(
-    model: keras.Model, history: dict, settings: Settings, checkpoint: str | Path
-) -> None:
-    """Save the model, and its history with the settings that trained it, next to each other."""
-    checkpoint = Path(checkpoint)
-    checkpoint.parent.mkdir(parents=True, exist_ok=True)
-    model.save(checkpoint)
-    record = {"settings": asdict(settings), "history": history}
-    history_path(checkpoint).write_text(json.dumps(record, indent=1))
-
-
-def load_history(path: str | Path) -> tuple[dict, dict | None]:
-    """(history, settings that trained it or None) from a .history.json."""
-    record = json.loads(Path(path).read_text())
-    if "history" in record and isinstance(record["history"], dict):
-        return record["history"], record.get("settings")
-    return record, None
-
-
-def load_checkpoint(path: str | Path) -> keras.Model:
-    """Load a .keras checkpoint in safe mode; a missing or damaged file raises CheckpointError."""
-    path, shown = Path(path), display_path(path)
-    if not path.exists():
-        raise CheckpointError(
-            f"No checkpoint at {shown}. Train one with `python -m workshop_helpers train`, "
-            "or fetch the ones your instructor published with `python -m workshop_helpers "
-            "fetch-checkpoints`."
-        )
-    if not zipfile.is_zipfile(path):
-        raise CheckpointError(
-            f"{shown} is damaged (not a .keras archive): delete it and train or fetch it again."
-        )
-    try:
-        return keras.saving.load_model(path, safe_mode=True)
-    except Exception as err:  # Keras raises many kinds for a truncated or foreign archive
-        raise CheckpointError(
-            f"{shown} is damaged ({err.__class__.__name__}: {str(err)[:120]}): delete it "
-            "and train or fetch it again."
-        ) from err
-
-
-def load_trained(checkpoint: str | Path) -> tuple[keras.Model, dict]:
-    """A saved model and its training history ({} when there is none)."""
-    model = load_checkpoint(checkpoint)
-    path = history_path(checkpoint)
-    return model, (load_history(path)[0] if path.exists() else {})
-
-
-def trained_with(checkpoint: str | Path, settings: Settings) -> bool:
-    """Whether a checkpoint exists and was trained with these settings."""
-    path = history_path(checkpoint)
-    if not (Path(checkpoint).exists() and path.exists()):
-        return False
-    saved = load_history(path)[1]
-    return (
-        saved is not None
-        and {k: saved.get(k) for k in settings.training_fields()} == settings.training_fields()
-    )
-
-
-def load_trained_beforehand(settings: Settings, kind: str, checkpoint_dir=None):
-    """The 'scratch' or 'pretrained' model trained beforehand, and its history.
-
-    With settings.models == "download", the published checkpoints are fetched first.
-    """
-    checkpoint = settings.checkpoint(kind, checkpoint_dir)
-    if settings.models == "download" and not checkpoint.exists():
-        from .checkpoints import fetch_checkpoints
-
-        fetch_checkpoints(
-            dataset=settings.prepared_dataset, preset=settings.preset, directory=checkpoint.parent
-        )
-    print(f"Loading the {kind} model trained beforehand ({display_path(checkpoint)})")
-    return load_trained(checkpoint)
-
-
-def display_path(path: str | Path) -> str:
-    """A path relative to the repository (or the working folder) when it lies inside it."""
-    path = Path(path).resolve()
-    for root in (Path(__file__).resolve().parent.parent, Path.cwd()):
-        if path.is_relative_to(root):
-            return str(path.relative_to(root))
-    return str(path)
 
 
 def get_trained_model(

@@ -16,10 +16,19 @@ ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = ROOT / "notebooks" / "06_demos.ipynb"
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = ROOT / "browser-screenshots"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 # A synthetic camera that needs no permission prompt, for the Colab loop's script.
-                 "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    # A synthetic camera that needs no permission prompt, for the Colab loop's script.
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+]
 NOTEBOOK_SECONDS = 240  # running every cell of notebook 6 on 2 busy CPU cores
 STEP_MS = 30_000
 PICTURE = ".segmentation-viewer .viewer-picture"
@@ -31,11 +40,13 @@ VALIDATION_IMAGES = 3  # the viewer shows the first three; evaluating all 101 ta
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="pip install -e '.[dev]'")
 if not CHROMIUM.exists():
-    pytest.skip("Debian's Chromium is missing: apt-get install -y chromium",
-                allow_module_level=True)
+    pytest.skip(
+        "Debian's Chromium is missing: apt-get install -y chromium", allow_module_level=True
+    )
 if not (ROOT / "data" / "camvid" / "val.txt").exists():
-    pytest.skip("CamVid is not prepared: python -m workshop_helpers prepare camvid",
-                allow_module_level=True)
+    pytest.skip(
+        "CamVid is not prepared: python -m workshop_helpers prepare camvid", allow_module_level=True
+    )
 
 # Saves the checkpoint notebook 6 loads with WORKSHOP_MODELS=checkpoint, from random weights.
 _CHECKPOINT_SCRIPT = """
@@ -58,8 +69,11 @@ class Checkpoint:
         directory.mkdir(parents=True, exist_ok=True)
         with self.log.open("w") as output:
             self.process = subprocess.Popen(
-                [sys.executable, "-c", _CHECKPOINT_SCRIPT, str(directory)], cwd=ROOT,
-                stdout=output, stderr=subprocess.STDOUT)
+                [sys.executable, "-c", _CHECKPOINT_SCRIPT, str(directory)],
+                cwd=ROOT,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
 
     def wait(self) -> Path:
         """The folder of the checkpoint, once saved."""
@@ -87,16 +101,23 @@ def small_camvid(directory: Path) -> Path:
 def notebook_environment(work: Path, checkpoints: Path, data: Path) -> dict[str, str]:
     """The environment of a server (and its kernel) that runs notebook 6 as the tests need it."""
     environment = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}  # inline figures
-    environment.update(WORKSHOP_PRESET="fast", WORKSHOP_DATASET="camvid",
-                       WORKSHOP_MODELS="checkpoint", WORKSHOP_CHECKPOINTS=str(checkpoints),
-                       WORKSHOP_DATA_DIR=str(data), WORKSHOP_HEADLESS="1",
-                       JUPYTER_RUNTIME_DIR=str(work / "runtime"), JUPYTER_PLATFORM_DIRS="1")
+    environment.update(
+        WORKSHOP_PRESET="fast",
+        WORKSHOP_DATASET="camvid",
+        WORKSHOP_MODELS="checkpoint",
+        WORKSHOP_CHECKPOINTS=str(checkpoints),
+        WORKSHOP_DATA_DIR=str(data),
+        WORKSHOP_HEADLESS="1",
+        JUPYTER_RUNTIME_DIR=str(work / "runtime"),
+        JUPYTER_PLATFORM_DIRS="1",
+    )
     environment.pop("WORKSHOP_FAST", None)
     # A venv that reuses the system's packages must also see their Jupyter data (Voilà's templates,
     # the widgets' JupyterLab extension).
     shared = [os.path.join(prefix, "share", "jupyter") for prefix in (sys.prefix, sys.base_prefix)]
     environment["JUPYTER_PATH"] = os.pathsep.join(
-        [p for p in [environment.get("JUPYTER_PATH"), *shared] if p])
+        [p for p in [environment.get("JUPYTER_PATH"), *shared] if p]
+    )
     return environment
 
 
@@ -107,7 +128,7 @@ def write_clip(path: Path, frames: int = 60) -> Path:
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (320, 240))
     for k in range(frames):
         frame = np.full((240, 320, 3), 40, np.uint8)
-        frame[80:160, 4 * k % 240:4 * k % 240 + 80] = (60, 200, 240)
+        frame[80:160, 4 * k % 240 : 4 * k % 240 + 80] = (60, 200, 240)
         writer.write(frame)
     writer.release()
     return path
@@ -123,12 +144,14 @@ def free_port() -> int:
 def start_server(command: list[str], environment: dict[str, str], log: Path) -> subprocess.Popen:
     """A server started from the repository, its output in log."""
     with log.open("w") as output:
-        return subprocess.Popen(command, cwd=ROOT, env=environment, stdout=output,
-                                stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            command, cwd=ROOT, env=environment, stdout=output, stderr=subprocess.STDOUT
+        )
 
 
-def wait_for_server(name: str, url: str, server: subprocess.Popen, log: Path,
-                    seconds: float = 60) -> None:
+def wait_for_server(
+    name: str, url: str, server: subprocess.Popen, log: Path, seconds: float = 60
+) -> None:
     """Return once url answers; fail with the server's log if it exits or stays silent."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -139,8 +162,9 @@ def wait_for_server(name: str, url: str, server: subprocess.Popen, log: Path,
             return
         except OSError:
             time.sleep(0.3)
-    pytest.fail(f"{name} did not answer at {url} within {seconds:.0f} s:\n"
-                f"{log.read_text()[-3000:]}")
+    pytest.fail(
+        f"{name} did not answer at {url} within {seconds:.0f} s:\n{log.read_text()[-3000:]}"
+    )
 
 
 def stop_process(process: subprocess.Popen) -> None:
@@ -175,16 +199,20 @@ def src(page, selector: str) -> str:
 
 def wait_for_new_src(page, selector: str, old: str, timeout: float = STEP_MS) -> str:
     """The src of an image once it differs from old."""
-    page.wait_for_function("([selector, old]) => document.querySelector(selector).src !== old",
-                           arg=[selector, old], timeout=timeout)
+    page.wait_for_function(
+        "([selector, old]) => document.querySelector(selector).src !== old",
+        arg=[selector, old],
+        timeout=timeout,
+    )
     return src(page, selector)
 
 
 def set_width(page, width: int) -> None:
     """Resize the window and wait until the page has laid itself out again."""
     page.set_viewport_size({"width": width, "height": page.viewport_size["height"]})
-    page.evaluate("() => new Promise((done) => requestAnimationFrame(() => "
-                  "requestAnimationFrame(done)))")
+    page.evaluate(
+        "() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))"
+    )
     page.wait_for_function(f"document.querySelector('{PICTURE}').complete")
 
 

@@ -11,10 +11,27 @@ import time
 
 import pytest
 
-from .notebook6 import (NOTEBOOK, NOTEBOOK_SECONDS, PICTURE, SCREENSHOTS, STEP_MS, WIDTHS,
-                        assert_layout_holds, free_port, launch_chromium, notebook_environment,
-                        playwright_api, set_width, shot, src, start_server, stop_process,
-                        wait_for_new_src, wait_for_server, write_clip)
+from .notebook6 import (
+    NOTEBOOK,
+    NOTEBOOK_SECONDS,
+    PICTURE,
+    SCREENSHOTS,
+    STEP_MS,
+    WIDTHS,
+    assert_layout_holds,
+    free_port,
+    launch_chromium,
+    notebook_environment,
+    playwright_api,
+    set_width,
+    shot,
+    src,
+    start_server,
+    stop_process,
+    wait_for_new_src,
+    wait_for_server,
+    write_clip,
+)
 
 pytest.importorskip("voila", reason="pip install -e '.[dev]'")
 
@@ -29,9 +46,20 @@ def page(tmp_path_factory, screenshots, checkpoint, camvid_data):
     port = free_port()
     log = work / "voila.log"
     server = start_server(
-        [sys.executable, "-m", "voila", str(NOTEBOOK), "--no-browser", f"--port={port}",
-         "--Voila.ip=127.0.0.1", "--show_tracebacks=True",
-         f"--VoilaExecutor.timeout={NOTEBOOK_SECONDS}"], environment, log)
+        [
+            sys.executable,
+            "-m",
+            "voila",
+            str(NOTEBOOK),
+            "--no-browser",
+            f"--port={port}",
+            "--Voila.ip=127.0.0.1",
+            "--show_tracebacks=True",
+            f"--VoilaExecutor.timeout={NOTEBOOK_SECONDS}",
+        ],
+        environment,
+        log,
+    )
     try:
         url = f"http://127.0.0.1:{port}/"
         wait_for_server("Voilà", url, server, log)
@@ -41,12 +69,14 @@ def page(tmp_path_factory, screenshots, checkpoint, camvid_data):
             tab = browser.new_page(viewport={"width": 1400, "height": 1000})
             tab.goto(url, timeout=NOTEBOOK_SECONDS * 1000, wait_until="commit")
             try:
-                tab.wait_for_selector(".segmentation-viewer .viewer-picture[src]",
-                                      timeout=NOTEBOOK_SECONDS * 1000)
+                tab.wait_for_selector(
+                    ".segmentation-viewer .viewer-picture[src]", timeout=NOTEBOOK_SECONDS * 1000
+                )
             except playwright_api.Error:
                 tab.screenshot(path=SCREENSHOTS / "00-not-rendered.png", full_page=True)
-                raise AssertionError(f"the viewer never rendered; Voilà's log:\n"
-                                     f"{log.read_text()[-3000:]}") from None
+                raise AssertionError(
+                    f"the viewer never rendered; Voilà's log:\n{log.read_text()[-3000:]}"
+                ) from None
             tab.screenshot(path=SCREENSHOTS / "01-rendered.png", full_page=True)
             print(f"\nnotebook 6 rendered {time.monotonic() - began:.0f} s after the test began")
             yield tab
@@ -110,16 +140,18 @@ def test_a_bad_url_shows_one_line_under_the_picture(page):
     before = page.locator(PICTURE).bounding_box()
     page.fill(".viewer-url input", "ftp://example.org/cat.jpg")
     page.press(".viewer-url input", "Enter")
-    page.wait_for_function("document.querySelector('.viewer-message').innerText.length > 0",
-                           timeout=STEP_MS)
+    page.wait_for_function(
+        "document.querySelector('.viewer-message').innerText.length > 0", timeout=STEP_MS
+    )
     message = page.inner_text(".viewer-message").strip()
     assert message.startswith("Could not use this image: Only http and https")
     assert "\n" not in message
     assert page.locator(PICTURE).bounding_box() == before  # the layout did not move
     shot(page, ".segmentation-viewer", "05-bad-url")
     page.select_option(".viewer-picker select", label="validation 0")
-    page.wait_for_function("document.querySelector('.viewer-message').innerText.trim() === ''",
-                           timeout=STEP_MS)
+    page.wait_for_function(
+        "document.querySelector('.viewer-message').innerText.trim() === ''", timeout=STEP_MS
+    )
 
 
 @pytest.mark.parametrize("width", WIDTHS)
@@ -136,24 +168,28 @@ def test_the_live_loop_plays_the_video_file_and_shows_its_frame_rate(page):
     live = page.locator(".live-segmentation")
     live.locator("button", has_text="Start").click()
     page.wait_for_function(
-        "/[0-9]+\\.[0-9] FPS/.test(document.querySelector('.live-fps').innerText)", timeout=STEP_MS)
+        "/[0-9]+\\.[0-9] FPS/.test(document.querySelector('.live-fps').innerText)", timeout=STEP_MS
+    )
     first = src(page, ".live-picture")
     wait_for_new_src(page, ".live-picture", first)  # frames keep coming
     shot(page, ".live-segmentation", "06-live")
     live.locator("button", has_text="Stop").click()
-    page.wait_for_function("document.querySelector('.live-fps').innerText.startsWith('stopped')",
-                           timeout=STEP_MS)
+    page.wait_for_function(
+        "document.querySelector('.live-fps').innerText.startsWith('stopped')", timeout=STEP_MS
+    )
     assert re.search(r"stopped \([0-9.]+ FPS\)", page.inner_text(".live-fps"))
 
 
 def test_the_colab_live_script_streams_camera_frames_and_stops(page):
-    from workshop_helpers.viewer import _COLAB_LIVE_JS
+    from workshop_helpers.demos.viewer import _COLAB_LIVE_JS
 
     tab = page.context.browser.new_page()
     # 127.0.0.1 is a secure context (getUserMedia needs one); Colab's kernel is stubbed: it echoes.
     url = "http://127.0.0.1:9/colab"
-    tab.route(url, lambda route: route.fulfill(body="<html><body></body></html>",
-                                               content_type="text/html"))
+    tab.route(
+        url,
+        lambda route: route.fulfill(body="<html><body></body></html>", content_type="text/html"),
+    )
     tab.add_init_script("""window.google = {colab: {
         kernel: {invokeFunction: async (name, args) => {
             window.calls = (window.calls || 0) + 1;
@@ -163,10 +199,13 @@ def test_the_colab_live_script_streams_camera_frames_and_stops(page):
     tab.set_default_timeout(STEP_MS)
     tab.goto(url)
     tab.evaluate("(script) => { eval(script + '\\nworkshopLive(160);'); }", _COLAB_LIVE_JS)
-    tab.wait_for_function("window.calls > 3 && document.querySelector('img').src.startsWith("
-                          "'data:image/jpeg')", timeout=STEP_MS)
+    tab.wait_for_function(
+        "window.calls > 3 && document.querySelector('img').src.startsWith('data:image/jpeg')",
+        timeout=STEP_MS,
+    )
     assert re.search(r"[0-9.]+ FPS", tab.inner_text("span"))
     tab.click("button")
-    tab.wait_for_function("document.querySelector('span').innerText.startsWith('stopped')",
-                          timeout=STEP_MS)
+    tab.wait_for_function(
+        "document.querySelector('span').innerText.startsWith('stopped')", timeout=STEP_MS
+    )
     tab.close()

@@ -13,10 +13,27 @@ import time
 
 import pytest
 
-from .notebook6 import (CLASSES_LABEL, NOTEBOOK, NOTEBOOK_SECONDS, PICTURE, SCREENSHOTS, STEP_MS,
-                        WIDTHS, assert_layout_holds, free_port, launch_chromium,
-                        notebook_environment, playwright_api, set_width, shot, src, start_server,
-                        stop_process, wait_for_new_src, wait_for_server)
+from .notebook6 import (
+    CLASSES_LABEL,
+    NOTEBOOK,
+    NOTEBOOK_SECONDS,
+    PICTURE,
+    SCREENSHOTS,
+    STEP_MS,
+    WIDTHS,
+    assert_layout_holds,
+    free_port,
+    launch_chromium,
+    notebook_environment,
+    playwright_api,
+    set_width,
+    shot,
+    src,
+    start_server,
+    stop_process,
+    wait_for_new_src,
+    wait_for_server,
+)
 
 pytest.importorskip("jupyterlab", reason="pip install -e '.[dev]'")
 
@@ -40,11 +57,14 @@ def _user_settings(directory):
 def _failure(tab, log, name: str, what: str) -> AssertionError:
     """An error naming what went wrong, with the screenshot and the end of the server's log."""
     tab.screenshot(path=SCREENSHOTS / f"lab-00-{name}.png")
-    errors = tab.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr'],"
-                         ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.error']")
+    errors = tab.locator(
+        ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr'],"
+        ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.error']"
+    )
     shown = "\n".join(errors.all_inner_texts())[-3000:]
-    return AssertionError(f"{what}; the notebook's errors:\n{shown}\n"
-                          f"JupyterLab's log:\n{log.read_text()[-2000:]}")
+    return AssertionError(
+        f"{what}; the notebook's errors:\n{shown}\nJupyterLab's log:\n{log.read_text()[-2000:]}"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -61,11 +81,23 @@ def lab(tmp_path_factory, screenshots, checkpoint, camvid_data):
     log = work / "jupyterlab.log"
     # The flags of `make workshop`, with this run's own settings and workspaces.
     server = start_server(
-        [sys.executable, "-m", "jupyterlab", str(notebooks), "--ip=127.0.0.1", f"--port={port}",
-         "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}", "--no-browser",
-         *(["--allow-root"] if os.geteuid() == 0 else []),
-         f"--LabApp.user_settings_dir={_user_settings(work / 'settings')}",
-         f"--LabApp.workspaces_dir={work / 'workspaces'}"], environment, log)
+        [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            str(notebooks),
+            "--ip=127.0.0.1",
+            f"--port={port}",
+            "--ServerApp.port_retries=0",
+            f"--IdentityProvider.token={token}",
+            "--no-browser",
+            *(["--allow-root"] if os.geteuid() == 0 else []),
+            f"--LabApp.user_settings_dir={_user_settings(work / 'settings')}",
+            f"--LabApp.workspaces_dir={work / 'workspaces'}",
+        ],
+        environment,
+        log,
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         wait_for_server("JupyterLab", f"{base}/api/status?token={token}", server, log)
@@ -75,22 +107,28 @@ def lab(tmp_path_factory, screenshots, checkpoint, camvid_data):
             tab.set_default_timeout(STEP_MS)
             tab.goto(f"{base}/lab/tree/{NOTEBOOK.name}?token={token}")
             try:
-                tab.wait_for_function("/Idle/.test(document.querySelector('#jp-main-statusbar')"
-                                      "?.innerText)", timeout=NOTEBOOK_SECONDS * 1000)
+                tab.wait_for_function(
+                    "/Idle/.test(document.querySelector('#jp-main-statusbar')?.innerText)",
+                    timeout=NOTEBOOK_SECONDS * 1000,
+                )
             except playwright_api.Error:
                 raise _failure(tab, log, "no-kernel", "the kernel never became idle") from None
             checkpoint.wait()
             tab.click("#jp-MainMenu .lm-MenuBar-itemLabel:text-is('Run')")
             tab.click(".lm-Menu-itemLabel:text-is('Run All Cells')")
             try:
-                tab.wait_for_function(f"document.querySelector('{PICTURE}[src]')?.complete",
-                                      timeout=NOTEBOOK_SECONDS * 1000)
+                tab.wait_for_function(
+                    f"document.querySelector('{PICTURE}[src]')?.complete",
+                    timeout=NOTEBOOK_SECONDS * 1000,
+                )
             except playwright_api.Error:
                 raise _failure(tab, log, "not-rendered", "the viewer never rendered") from None
             tab.locator(VIEWER).scroll_into_view_if_needed()
             tab.screenshot(path=SCREENSHOTS / "lab-01-rendered.png")
-            print(f"\nnotebook 6 ran in JupyterLab {time.monotonic() - began:.0f} s after the "
-                  "test began")
+            print(
+                f"\nnotebook 6 ran in JupyterLab {time.monotonic() - began:.0f} s after the "
+                "test began"
+            )
             yield tab
             browser.close()
     finally:
@@ -101,7 +139,8 @@ def test_run_all_runs_every_cell_without_an_error(lab):
     lab.wait_for_function("/Idle/.test(document.querySelector('#jp-main-statusbar').innerText)")
     # textContent: the cells scrolled out of sight have no innerText (content-visibility)
     prompts = lab.locator(".jp-CodeCell .jp-InputPrompt").evaluate_all(
-        "prompts => prompts.map((prompt) => prompt.textContent)")
+        "prompts => prompts.map((prompt) => prompt.textContent)"
+    )
     assert prompts and all(p.strip() not in ("[ ]:", "[*]:", "") for p in prompts), prompts
     assert lab.locator("[data-mime-type='application/vnd.jupyter.error']").count() == 0
 

@@ -8,6 +8,7 @@ import shutil
 import tarfile
 import zipfile
 from collections.abc import Callable, Iterable, Mapping
+from itertools import chain
 from pathlib import Path, PurePosixPath
 
 import requests
@@ -31,7 +32,22 @@ def file_digests(path: str | Path, algorithms: Iterable[str]) -> dict[str, str]:
     return {name: hasher.hexdigest() for name, hasher in hashers.items()}
 
 
-def _fetch_once(url: str, part: Path, size: int | None, timeout: float, progress: bool) -> None:
+# Seconds to wait for a connection and then for each next block: a host that never answers costs
+# this once before the next address is tried.
+TIMEOUT = (10.0, 30.0)
+
+
+class _NotTheFile(Exception):
+    """The host answered with something else than the file (an HTML page): try the next one."""
+
+
+def _looks_like_html(block: bytes) -> bool:
+    return block.lstrip()[:15].lower().startswith((b"<!doctype html", b"<html"))
+
+
+def _fetch_once(
+    url: str, part: Path, size: int | None, timeout: float | tuple, progress: bool
+) -> None:
     """Append the rest of `url` to `part`, resuming with an HTTP Range request."""
     have = part.stat().st_size if part.exists() else 0
     if size is not None and have >= size:
@@ -41,23 +57,55 @@ def _fetch_once(url: str, part: Path, size: int | None, timeout: float, progress
         if response.status_code == 416:  # nothing left to send
             return
         response.raise_for_status()
+        kind = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        if kind == "text/html":
+            raise _NotTheFile("served an HTML page (Content-Type text/html), not the file")
         if response.status_code != 206:
             have = 0  # the server ignored Range: start over
+        blocks = response.iter_content(CHUNK)
+        first = next(blocks, b"")
+        # Checked before the file is opened: a login or error page must not replace a partial file.
+        if not have and _looks_like_html(first):
+            raise _NotTheFile("served an HTML page (it begins with <html), not the file")
         total = size or (have + int(response.headers.get("Content-Length", 0))) or None
-        bar = tqdm(total=total, initial=have, unit="B", unit_scale=True, desc=part.name,
-                   disable=not progress)
+        bar = tqdm(
+            total=total,
+            initial=have,
+            unit="B",
+            unit_scale=True,
+            desc=part.name,
+            disable=not progress,
+        )
         with open(part, "ab" if have else "wb") as handle, bar:
-            for block in response.iter_content(CHUNK):
+            for block in chain([first], blocks):
                 handle.write(block)
                 bar.update(len(block))
 
 
-def download(urls: Iterable[str], dest: str | Path, size: int | None = None,
-             hashes: Mapping[str, str] | None = None, retries: int = 3, timeout: float = 30.0,
-             progress: bool = True) -> Path:
+def _no_answer(err: requests.RequestException, timeout: float | tuple) -> str:
+    """Why a host sent nothing, in words."""
+    connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
+    if isinstance(err, requests.ConnectTimeout):
+        return f"no connection within {connect:g} s (ConnectTimeout)"
+    if isinstance(err, requests.ReadTimeout) or "Read timed out" in str(err):
+        return f"no answer within {read:g} s (ReadTimeout)"
+    return f"could not connect ({err.__class__.__name__})"
+
+
+def download(
+    urls: Iterable[str],
+    dest: str | Path,
+    size: int | None = None,
+    hashes: Mapping[str, str] | None = None,
+    retries: int = 3,
+    timeout: float | tuple[float, float] = TIMEOUT,
+    progress: bool = True,
+) -> Path:
     """Download to `dest` from the first URL that works, resuming partial files; check size, hashes.
 
     `hashes` maps hashlib names to hex digests ({"sha1": ..., "md5": ...}); every one must match.
+    A URL that fails without sending anything (no answer, a redirect loop, an HTTP error, an HTML
+    page) gives way to the next one; a transfer that stops part-way is resumed `retries` times.
     """
     dest = Path(dest)
     if dest.exists():
@@ -68,16 +116,31 @@ def download(urls: Iterable[str], dest: str | Path, size: int | None = None,
     errors = []
     for url in urls:
         for _ in range(retries + 1):
+            before = part.stat().st_size if part.exists() else 0
             try:
                 _fetch_once(url, part, size, timeout, progress)
-            except requests.HTTPError as err:
-                errors.append(f"{url}: HTTP {err.response.status_code}")
+            except requests.TooManyRedirects:
+                errors.append(f"{url}: a redirect loop (TooManyRedirects)")
                 break
-            except (requests.ConnectionError, requests.Timeout,
-                    requests.exceptions.ChunkedEncodingError) as err:
-                errors.append(f"{url}: interrupted ({err.__class__.__name__}); kept {part} to "
-                              "resume")
-                continue
+            except requests.HTTPError as err:
+                status = f"{err.response.status_code} {err.response.reason or ''}".rstrip()
+                errors.append(f"{url}: HTTP {status}")
+                break
+            except _NotTheFile as err:
+                errors.append(f"{url}: {err}")
+                break
+            except (
+                requests.ConnectionError,
+                requests.Timeout,
+                requests.exceptions.ChunkedEncodingError,
+            ) as err:
+                if (part.stat().st_size if part.exists() else 0) > before:
+                    errors.append(
+                        f"{url}: interrupted ({err.__class__.__name__}); kept {part} to resume"
+                    )
+                    continue
+                errors.append(f"{url}: {_no_answer(err, timeout)}")
+                break
             except requests.RequestException as err:
                 errors.append(f"{url}: {err.__class__.__name__}: {err}")
                 break
@@ -93,8 +156,10 @@ def download(urls: Iterable[str], dest: str | Path, size: int | None = None,
             wrong = [name for name in expected if actual[name] != expected[name]]
             if wrong:
                 part.unlink()
-                errors.append(f"{url}: {', '.join(w.upper() for w in wrong)} checksum mismatch "
-                              f"(got {actual[wrong[0]]}, expected {expected[wrong[0]]}); deleted")
+                errors.append(
+                    f"{url}: {', '.join(w.upper() for w in wrong)} checksum mismatch "
+                    f"(got {actual[wrong[0]]}, expected {expected[wrong[0]]}); deleted"
+                )
                 break
             part.rename(dest)
             return dest
@@ -119,8 +184,9 @@ def extract(archive: str | Path, dest: str | Path, select: Callable[[str], str |
         elif tarfile.is_tarfile(archive):
             _extract_tar(archive, dest, select)
         else:
-            raise DownloadError(f"{archive} is neither a tar nor a zip archive: delete it and try "
-                                "again.")
+            raise DownloadError(
+                f"{archive} is neither a tar nor a zip archive: delete it and try again."
+            )
     except (tarfile.TarError, zipfile.BadZipFile, EOFError) as err:
         raise DownloadError(f"{archive} is damaged ({err}): delete it and try again.") from err
     (dest / EXTRACTED_MARKER).write_text("ok\n")  # written last: an interrupted run extracts again
@@ -167,16 +233,3 @@ def copy_file(source: str | Path, target: str | Path) -> Path:
 def keras_cache_dir() -> Path:
     """Where Keras looks for downloaded weights: $KERAS_HOME/models, default ~/.keras/models."""
     return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "models"
-
-
-_MOVED_TO_SOURCES = ("ensure_prepared", "ensure_imagenet_weights", "prime_keras_cache",
-                     "MOBILENET_WEIGHTS")
-
-
-def __getattr__(name: str):
-    """Names that moved to `sources` (the data registry), still importable from here."""
-    if name in _MOVED_TO_SOURCES:
-        from . import sources
-
-        return getattr(sources, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

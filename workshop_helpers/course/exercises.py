@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
-from .datasets import VOID
-from .metrics import masked_loss
-from .model import encoder_layers
+from ..datasets import VOID
+from ..metrics import masked_loss
+from ..model import encoder_layers
 
 FILL_IN = "Fill in `answer` above (replace None with your answer), then run this cell again."
 

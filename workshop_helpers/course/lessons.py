@@ -13,15 +13,17 @@ import ast
 import re
 from pathlib import Path
 
-from .session import colab_badge, setup_cell
+from ..paths import REPOSITORY_ROOT
+from ..session import colab_badge, setup_cell
 
-PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 PACKAGE_TAG = "package:"
 SOLUTION_TAG = "solution"
 # Cells that train an extra model: a student may run them, the notebook tests skip them.
 EXTRA_TAG, SKIP_TAG = "extra-training", "nbval-skip"
-BADGE = re.compile(r"\[!\[Open In Colab\]\(https://colab\.research\.google\.com/assets/colab-badge\.svg\)\]"
-                   r"\([^)]*\)")
+BADGE = re.compile(
+    r"\[!\[Open In Colab\]\(https://colab\.research\.google\.com/assets/colab-badge\.svg\)\]"
+    r"\([^)]*\)"
+)
 PYTHON_BLOCK = re.compile(r"```python\n(.*?)```", re.DOTALL)
 
 
@@ -51,7 +53,9 @@ def taught_cells(notebook) -> list[tuple[int, Path]]:
     for index, cell in enumerate(notebook.cells):
         for tag in cell_tags(cell):
             if cell.cell_type == "code" and tag.startswith(PACKAGE_TAG):
-                cells.append((index, PACKAGE_ROOT / "workshop_helpers" / tag[len(PACKAGE_TAG):]))
+                cells.append(
+                    (index, REPOSITORY_ROOT / "workshop_helpers" / tag[len(PACKAGE_TAG) :])
+                )
     return cells
 
 
@@ -110,7 +114,7 @@ def checked(code: str) -> str:
             call = ast.Call(ast.Name("_expect_right", ast.Load()), [node.value], [])
             tree.body[index] = ast.Expr(ast.copy_location(call, node.value))
     ast.fix_missing_locations(tree)
-    header = "from workshop_helpers.lessons import expect_right as _expect_right\n"
+    header = "from workshop_helpers.course.lessons import expect_right as _expect_right\n"
     return header + ast.unparse(tree)
 
 

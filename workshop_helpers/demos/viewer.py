@@ -10,11 +10,11 @@ import time
 import cv2
 import numpy as np
 
+from ..datasets import DatasetSpec
+from ..inference import predict, predict_labels
+from ..plotting import overlay, plot_segmentation
 from .camera import open_camera
-from .datasets import DatasetSpec
 from .images import ImageLoadError, decode_image, load_image
-from .inference import predict, predict_labels
-from .plotting import overlay, plot_segmentation
 
 DISPLAY_WIDTH = 448  # pixels: fits beside the controls in a notebook column
 
@@ -54,13 +54,18 @@ def legend_html(spec: DatasetSpec, means=None, visible=None) -> str:
     for index, (name, colour) in enumerate(zip(spec.class_names, spec.palette)):
         hidden = visible is not None and index not in visible
         plain = index == spec.background_index
-        swatch = ("border:1px solid #999;background:transparent" if plain
-                  else f"background:rgb{tuple(colour)}")
+        swatch = (
+            "border:1px solid #999;background:transparent"
+            if plain
+            else f"background:rgb{tuple(colour)}"
+        )
         note = " (uncoloured)" if plain else ""
         value = "" if means is None else f"<td style='text-align:right'>{means[index]:.2f}</td>"
         style = "color:#aaa;text-decoration:line-through" if hidden else ""
-        rows.append(f"<tr style='{style}'><td><span style='display:inline-block;width:14px;"
-                    f"height:14px;{swatch}'></span></td><td>{html.escape(name)}{note}</td>{value}</tr>")
+        rows.append(
+            f"<tr style='{style}'><td><span style='display:inline-block;width:14px;"
+            f"height:14px;{swatch}'></span></td><td>{html.escape(name)}{note}</td>{value}</tr>"
+        )
     header = "<tr><th></th><th>class</th><th>mean p</th></tr>" if means is not None else ""
     return f"<table style='font-size:13px;line-height:1.3'>{header}{''.join(rows)}</table>"
 
@@ -72,8 +77,16 @@ class LiveSegmentation:
     `open_capture` on Start. Stop releases the camera, also one handed in; Start opens it again.
     """
 
-    def __init__(self, model, spec: DatasetSpec, capture=None, size: int = 192, alpha: float = 0.5,
-                 display_width: int = 480, open_capture=open_camera):
+    def __init__(
+        self,
+        model,
+        spec: DatasetSpec,
+        capture=None,
+        size: int = 192,
+        alpha: float = 0.5,
+        display_width: int = 480,
+        open_capture=open_camera,
+    ):
         import ipywidgets as widgets
 
         self.model, self.spec, self.size, self.alpha = model, spec, size, alpha
@@ -86,12 +99,18 @@ class LiveSegmentation:
         self.start_button.on_click(lambda _: self.start())
         self.stop_button.on_click(lambda _: self.stop())
         legend = widgets.HTML(legend_html(spec))
-        self.widget = widgets.VBox([
-            widgets.HBox([self.start_button, self.stop_button, self.fps_label]),
-            widgets.HBox([self.image, legend], layout=widgets.Layout(align_items="flex-start"))])
+        self.widget = widgets.VBox(
+            [
+                widgets.HBox([self.start_button, self.stop_button, self.fps_label]),
+                widgets.HBox([self.image, legend], layout=widgets.Layout(align_items="flex-start")),
+            ]
+        )
         # CSS classes name the parts for the browser test (and anyone styling them).
-        for part, name in ((self.widget, "live-segmentation"), (self.image, "live-picture"),
-                           (self.fps_label, "live-fps")):
+        for part, name in (
+            (self.widget, "live-segmentation"),
+            (self.image, "live-picture"),
+            (self.fps_label, "live-fps"),
+        ):
             part.add_class(name)
         self.frames, self.fps = 0, 0.0
         self._stop = threading.Event()
@@ -104,8 +123,9 @@ class LiveSegmentation:
             return False
         height, width = frame.shape[:2]
         if width > self.display_width:  # overlay and encode only the pixels the widget shows
-            frame = cv2.resize(frame, shown_size(height, width, self.display_width),
-                               interpolation=cv2.INTER_AREA)
+            frame = cv2.resize(
+                frame, shown_size(height, width, self.display_width), interpolation=cv2.INTER_AREA
+            )
         rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
         labels = predict_labels(self.model, rgb, size=self.size, tta=False)
         shown = overlay(rgb, labels, self.spec.palette, self.alpha, self.spec.background_index)
@@ -165,7 +185,8 @@ class LiveSegmentation:
 COLAB_CALLBACK = "workshop.segment_frame"
 # The browser streams its camera to Python: each frame goes to the kernel as a JPEG data URL
 # (google.colab.kernel.invokeFunction) and the overlay comes back the same way.
-_COLAB_LIVE_JS = """
+_COLAB_LIVE_JS = (
+    """
 async function workshopLive(width) {
   const box = document.createElement('div');
   const stop = document.createElement('button');
@@ -207,11 +228,14 @@ async function workshopLive(width) {
   stream.getTracks().forEach((track) => track.stop());
   label.textContent = 'stopped (' + label.textContent + ')';
 }
-""" % COLAB_CALLBACK
+"""
+    % COLAB_CALLBACK
+)
 
 
-def segment_data_url(model, spec: DatasetSpec, data_url: str, size: int = 192,
-                     alpha: float = 0.5) -> str:
+def segment_data_url(
+    model, spec: DatasetSpec, data_url: str, size: int = 192, alpha: float = 0.5
+) -> str:
     """The overlay of one browser frame (a JPEG data URL) as a JPEG data URL."""
     frame = decode_image(base64.b64decode(data_url.split(",", 1)[1]), name="the webcam frame")
     labels = predict_labels(model, frame, size=size, tta=False)
@@ -224,8 +248,9 @@ def colab_live_segmentation(model, spec: DatasetSpec, width: int = 320, size: in
     from google.colab import output
     from IPython.display import JSON, Javascript, display
 
-    output.register_callback(COLAB_CALLBACK,
-                             lambda url: JSON({"image": segment_data_url(model, spec, url, size)}))
+    output.register_callback(
+        COLAB_CALLBACK, lambda url: JSON({"image": segment_data_url(model, spec, url, size)})
+    )
     display(Javascript(_COLAB_LIVE_JS + f"\nworkshopLive({int(width)});"))
 
 
@@ -241,8 +266,13 @@ def _unshrunk():
 class SegmentationViewer:
     """Pick an image, toggle classes, set the overlay opacity and read per-class probabilities."""
 
-    def __init__(self, model, spec: DatasetSpec, images: dict[str, np.ndarray],
-                 display_width: int = DISPLAY_WIDTH):
+    def __init__(
+        self,
+        model,
+        spec: DatasetSpec,
+        images: dict[str, np.ndarray],
+        display_width: int = DISPLAY_WIDTH,
+    ):
         import ipywidgets as widgets
 
         if not images:
@@ -253,19 +283,30 @@ class SegmentationViewer:
         self.picker = widgets.Dropdown(options=list(self.images), description="image")
         # One button per class: a plain click shows or hides that class alone.
         self.toggles = {
-            name: widgets.ToggleButton(value=True, description=name, icon="check",
-                                       button_style="info", tooltip=f"show or hide {name}",
-                                       layout=widgets.Layout(width="140px"))
-            for name in spec.class_names}
-        self.opacity = widgets.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05,
-                                           description="opacity")
-        self.url = widgets.Text(placeholder="https://… image URL, then Enter", description="URL",
-                                continuous_update=False)
+            name: widgets.ToggleButton(
+                value=True,
+                description=name,
+                icon="check",
+                button_style="info",
+                tooltip=f"show or hide {name}",
+                layout=widgets.Layout(width="140px"),
+            )
+            for name in spec.class_names
+        }
+        self.opacity = widgets.FloatSlider(
+            value=0.5, min=0.0, max=1.0, step=0.05, description="opacity"
+        )
+        self.url = widgets.Text(
+            placeholder="https://… image URL, then Enter",
+            description="URL",
+            continuous_update=False,
+        )
         # No margin: the picture then fills its box exactly, at most display_width.
         self.picture = widgets.Image(format="png", layout=widgets.Layout(margin="0"))
         # Errors wrap under the picture at its width, so a long URL never moves the layout.
-        self.message = widgets.HTML(layout=widgets.Layout(width=f"{display_width}px",
-                                                          max_width="100%"))
+        self.message = widgets.HTML(
+            layout=widgets.Layout(width=f"{display_width}px", max_width="100%")
+        )
         self.legend = widgets.HTML(layout=_unshrunk())
         self.picker.observe(lambda _: self._picked(), names="value")
         self.opacity.observe(lambda _: self.render(), names="value")
@@ -277,17 +318,30 @@ class SegmentationViewer:
         controls = widgets.VBox([self.picker, self.opacity, self.url, buttons], layout=_unshrunk())
         # In a narrow output (JupyterLab beside its file browser) the picture shrinks, down to
         # half its width, beside the controls; narrower still, it wraps under them.
-        picture = widgets.VBox([self.picture, self.message], layout=widgets.Layout(
-            flex=f"1 1 {display_width // 2}px", min_width=f"{display_width // 2}px",
-            max_width=f"{display_width}px", overflow="visible"))
+        picture = widgets.VBox(
+            [self.picture, self.message],
+            layout=widgets.Layout(
+                flex=f"1 1 {display_width // 2}px",
+                min_width=f"{display_width // 2}px",
+                max_width=f"{display_width}px",
+                overflow="visible",
+            ),
+        )
         # A part the row has no room for wraps onto the next line (the legend first).
-        self.widget = widgets.HBox([controls, picture, self.legend], layout=widgets.Layout(
-            align_items="flex-start", flex_flow="row wrap"))
-        for part, name in ((self.widget, "segmentation-viewer"), (self.picker, "viewer-picker"),
-                           (self.classes_label, "viewer-classes"),
-                           (self.opacity, "viewer-opacity"), (self.url, "viewer-url"),
-                           (self.picture, "viewer-picture"), (self.message, "viewer-message"),
-                           (self.legend, "viewer-legend")):
+        self.widget = widgets.HBox(
+            [controls, picture, self.legend],
+            layout=widgets.Layout(align_items="flex-start", flex_flow="row wrap"),
+        )
+        for part, name in (
+            (self.widget, "segmentation-viewer"),
+            (self.picker, "viewer-picker"),
+            (self.classes_label, "viewer-classes"),
+            (self.opacity, "viewer-opacity"),
+            (self.url, "viewer-url"),
+            (self.picture, "viewer-picture"),
+            (self.message, "viewer-message"),
+            (self.legend, "viewer-legend"),
+        ):
             part.add_class(name)
         self.render()
 
@@ -320,7 +374,8 @@ class SegmentationViewer:
         except ImageLoadError as err:
             self.message.value = (
                 "<div style='color:#b00020;white-space:normal;overflow-wrap:anywhere'>"
-                f"Could not use this image: {html.escape(str(err))}</div>")
+                f"Could not use this image: {html.escape(str(err))}</div>"
+            )
             return
         self.add_image(url, image)
         self.message.value = ""
@@ -336,8 +391,14 @@ class SegmentationViewer:
         name = self.picker.value
         image, probabilities = self.images[name], self.probabilities(name)
         visible = self.visible
-        shown = overlay(image, probabilities.argmax(-1), self.spec.palette, self.opacity.value,
-                        self.spec.background_index, visible=visible)
+        shown = overlay(
+            image,
+            probabilities.argmax(-1),
+            self.spec.palette,
+            self.opacity.value,
+            self.spec.background_index,
+            visible=visible,
+        )
         width, height = shown_size(*image.shape[:2], self.display_width)
         self.picture.width, self.picture.height = width, height
         # Height auto: a picture shrunk to its box (max-width 100%) keeps its aspect ratio.

@@ -5,23 +5,21 @@ from __future__ import annotations
 import numpy as np
 from keras import ops
 
-from .datasets import VOID_ON_DISK
+from ..datasets import VOID_ON_DISK, labels_to_disk
+from ..plotting import VOID_COLOUR
 
 NOT_A_CLASS_COLOUR = (255, 255, 255)
-VOID_COLOUR = (0, 0, 0)
 
 
 def as_stored(masks: np.ndarray) -> np.ndarray:
     """-1-void masks as their PNG files hold them: uint8, void 255."""
-    masks = np.asarray(masks, dtype=np.int16)  # int8 cannot hold 255
-    return np.where(masks < 0, VOID_ON_DISK, masks).astype(np.uint8)
+    return labels_to_disk(masks)
 
 
 def resize_masks(masks: np.ndarray, size: int, interpolation: str) -> np.ndarray:
     """-1-void masks resized as their PNG values (void 255) would be; bilinear gives floats."""
     stored = as_stored(masks).astype("float32")[..., None]
-    resized = ops.image.resize(stored, (size, size), interpolation=interpolation,
-                               antialias=False)
+    resized = ops.image.resize(stored, (size, size), interpolation=interpolation, antialias=False)
     return ops.convert_to_numpy(resized)[..., 0]
 
 

@@ -1,0 +1,2 @@
+"""Maintainer tools: the command line (`python -m workshop_helpers`), benchmarks, publishing
+checkpoints."""
