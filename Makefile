@@ -1,8 +1,9 @@
 # The two commands of the README, plus helpers for maintainers.
 # `make workshop` and `make test` set up what they need on a machine with only Python 3.10+:
-# a virtual environment in .venv with the package and its dev and export extras, the ImageNet
-# weights, the data. With WORKSHOP_DATA_MIRROR set, weights and data come from that folder. Each
-# step is skipped when its result is there, so a second run starts at once.
+# a virtual environment in .venv with the exact versions of requirements/lock.txt (the package's
+# dependencies with its dev and export extras) and the package, the ImageNet weights, the data.
+# With WORKSHOP_DATA_MIRROR set, weights and data come from that folder. Each step is skipped when
+# its result is there, so a second run starts at once.
 PYTHON ?= python3
 VENV ?= .venv
 # The exact versions the README's numbers were measured with, written by `make lock`; they include

@@ -4,6 +4,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.eager import eagerly
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("WORKSHOP_HEADLESS", "1")
 
@@ -36,29 +38,7 @@ def no_gpu(monkeypatch):
 
 @pytest.fixture
 def eager_steps():
-    """Keras' train and test steps run eagerly within the test.
-
-    A test that fits a few tiny batches then skips tracing MobileNetV2's training graph, which
-    takes tens of seconds on 2 cores; the same steps give the same numbers, and the notebooks run
-    the traced path.
-    """
-    import keras
-
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        tf.config.run_functions_eagerly(True)
-        try:
-            yield
-        finally:
-            tf.config.run_functions_eagerly(False)
-    elif backend == "jax":
-        import jax
-
-        with jax.disable_jit():
-            yield
-    else:
+    with eagerly():
         yield
 
 

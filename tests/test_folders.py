@@ -392,7 +392,9 @@ def test_viewer_and_live_loop_take_classes_and_colours_from_the_folder_spec(
     assert live.run(max_frames=2) > 0
 
 
-def test_cli_prepares_trains_and_evaluates_a_folder_dataset(examples, tmp_path, capsys):
+def test_cli_prepares_trains_and_evaluates_a_folder_dataset(
+    examples, tmp_path, capsys, eager_steps
+):
     source = small_source(tmp_path, examples, "labelme", count=5)
     data, checkpoint = str(tmp_path / "data"), tmp_path / "tiny.keras"
     assert main(["prepare", "folder", str(source), "--name", "tiny", "--data-dir", data]) == 0

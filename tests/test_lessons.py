@@ -92,7 +92,7 @@ def _training_cells(source):
     [("04_training_from_scratch.py", False), ("05_training_pretrained.py", True)],
 )
 def test_the_training_cells_train_what_the_package_trains(
-    notebook, pretrained, tmp_path, monkeypatch
+    notebook, pretrained, tmp_path, monkeypatch, eager_steps
 ):
     prepare_camvid(fake_camvid(tmp_path / "CamVid", (("train", 4), ("val", 2))), tmp_path)
     monkeypatch.setenv("WORKSHOP_DATA_DIR", str(tmp_path))
