@@ -14,7 +14,7 @@ from .quiet import import_keras_quietly
 import_keras_quietly()
 
 from .checkpoints import load_checkpoint, load_trained, load_trained_beforehand, save_checkpoint
-from .comparison import compare, evaluate_models
+from .comparison import compare, evaluate_models, scores_table
 from .datasets import (
     CAMVID,
     DATASETS,
@@ -42,6 +42,7 @@ from .metrics import (
 )
 from .model import (
     batchnorm_layers,
+    build_encoder,
     build_model,
     freeze_encoder,
     reestimate_batchnorm,
@@ -69,6 +70,7 @@ from .training import (
     estimate_fit_time,
     get_trained_model,
     keep_batchnorm_statistics,
+    learning_rate_for,
     set_batchnorm_momentum,
     train,
 )
@@ -86,6 +88,7 @@ __all__ = [
     "SegmentationGenerator",
     "Settings",
     "batchnorm_layers",
+    "build_encoder",
     "build_model",
     "class_legend",
     "class_pixel_shares",
@@ -104,6 +107,7 @@ __all__ = [
     "get_trained_model",
     "is_partial",
     "keep_batchnorm_statistics",
+    "learning_rate_for",
     "load_checkpoint",
     "load_settings",
     "load_split",
@@ -126,6 +130,7 @@ __all__ = [
     "reestimate_batchnorm",
     "save_checkpoint",
     "scores_from_labels",
+    "scores_table",
     "set_batchnorm_momentum",
     "show_legend",
     "sliding_window_predict",

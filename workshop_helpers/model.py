@@ -64,9 +64,11 @@ def build_model(num_classes: int, pretrained: bool = False, input_size: int = 22
 
 
 def encoder_layers(model: keras.Model) -> list[keras.layers.Layer]:
-    """The MobileNetV2 layers of a model built by build_model (input up to out_relu)."""
+    """The MobileNetV2 layers of a model: input up to out_relu, or up to the last block's layer
+    for a network that stops earlier (notebook 10's student)."""
     names = [layer.name for layer in model.layers]
-    return model.layers[: names.index("out_relu") + 1]
+    last = max(i for i, name in enumerate(names) if name == "out_relu" or name.startswith("block_"))
+    return model.layers[: last + 1]
 
 
 def freeze_encoder(model: keras.Model, frozen: bool = True) -> keras.Model:
