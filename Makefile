@@ -135,6 +135,29 @@ test-lowest: ready  ## the unit tests on the lowest versions pyproject.toml allo
 	@echo "==> Unit tests on the lowest versions (listed in $(LOWEST_VENV)/requirements.txt)"
 	$(LOWEST_VENV)/bin/python -m pytest -q -p no:cacheprovider tests --ignore=tests/browser
 
+# Colab as it is: its recorded versions (requirements/colab.txt) in their own venv, the unit tests
+# of the Colab paths on them, then notebooks 1 to 6 through their Colab branches with a stand-in
+# google.colab (tests/colab/): each set-up cell clones a snapshot of this working tree and
+# pip-installs it; the run fails if that changes a version Colab ships. Colab runs Python 3.13.
+COLAB_PYTHON ?= python3.13
+COLAB_VENV ?= .venv-colab
+COLAB_DIR := build/colab
+.PHONY: test-colab
+test-colab: ready  ## notebooks 1-6 through their Colab branches on Colab's versions (needs uv)
+	@command -v $(UV) >/dev/null || { echo "make test-colab needs uv: pip install uv (or UV=path)"; \
+		exit 1; }
+	@echo "==> Colab's versions (requirements/colab.txt) on $(COLAB_PYTHON) into $(COLAB_VENV)"
+	@[ -x $(COLAB_VENV)/bin/python ] || $(UV) venv -q -p $(COLAB_PYTHON) $(COLAB_VENV) || { \
+		echo "No $(COLAB_PYTHON) here: pass COLAB_PYTHON=python3.11 (or a path)"; exit 1; }
+	@VIRTUAL_ENV=$(abspath $(COLAB_VENV)) $(UV) pip sync -q requirements/colab.txt
+	@echo "==> Unit tests of the Colab paths on $$(grep '^ipywidgets==' requirements/colab.txt)"
+	$(COLAB_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/test_colab.py tests/test_viewer.py
+	@echo "==> Notebooks 1 to 6 through their Colab branches (fast mode, VOC)"
+	@rm -rf $(COLAB_DIR) && $(PY) -m workshop_helpers.course.lessons $(COLAB_DIR)/solved \
+		$(wildcard notebooks/0[1-6]_*.py)
+	WORKSHOP_DATA_DIR=$(abspath $(DATA_DIR)) $(COLAB_VENV)/bin/python tests/colab/run_notebooks.py \
+		$(COLAB_DIR) $(COLAB_DIR)/solved/*.ipynb
+
 # The lock covers every platform and Python from LOCK_PYTHON on (the oldest that pyproject.toml's
 # requires-python allows). It keeps its pins where pyproject.toml still allows them; UPGRADE=1 moves
 # every package to its newest allowed version. setuptools is left to the environment.

@@ -19,11 +19,13 @@
 import sys
 
 if "google.colab" in sys.modules:
+    import os
     import subprocess
 
     url = "https://github.com/segmentation-workshop/transfer-learning-segmentation"
+    url = os.environ.get("WORKSHOP_REPOSITORY", url)
     subprocess.run(
-        f"git clone -q --depth 1 {url} workshop && pip install -q -e workshop",
+        f"test -d workshop || git clone -q --depth 1 {url} workshop && pip install -q -e workshop",
         shell=True,
         check=True,
     )

@@ -17,11 +17,13 @@ SETUP_CELL = """# Setup: in Colab, install the workshop first; then settings, da
 import sys
 
 if "google.colab" in sys.modules:
+    import os
     import subprocess
 
     url = "https://github.com/{repository}"
+    url = os.environ.get("WORKSHOP_REPOSITORY", url)
     subprocess.run(
-        f"git clone -q --depth 1 {{url}} workshop && pip install -q -e workshop",
+        f"test -d workshop || git clone -q --depth 1 {url} workshop && pip install -q -e workshop",
         shell=True,
         check=True,
     )
@@ -38,7 +40,8 @@ def colab_badge(notebook: str) -> str:
 
 def setup_cell(arguments: str = "") -> str:
     """The source of a notebook's set-up cell."""
-    return SETUP_CELL.format(repository=REPOSITORY, arguments=arguments)
+    # replace, not format: the cell's own f-string keeps its braces and its line fits in 100
+    return SETUP_CELL.replace("{repository}", REPOSITORY).replace("{arguments}", arguments)
 
 
 def start(weights: bool = False, quiet: bool = False, **overrides) -> tuple[Settings, DatasetSpec]:
