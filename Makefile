@@ -37,7 +37,11 @@ export VIRTUAL_ENV := $(CURDIR)/$(VENV)
 workshop: ready  ## open the workshop in Jupyter Lab
 	@exec $(PY) -m workshop_helpers workshop --port $(PORT)
 
-test: lint test-unit test-notebooks test-browser  ## lint, unit tests, then every notebook in fast mode on VOC
+# The unit tests and the notebooks use about one core each on average (tracing, Python, plotting),
+# so on two cores or more they run side by side; each one's output is shown when it ends.
+test: lint  ## lint, unit tests, then every notebook in fast mode on VOC
+	@$(MAKE) --no-print-directory -j2 --output-sync=target test-unit test-notebooks
+	@$(MAKE) --no-print-directory test-browser
 
 # ---------------------------------------------------------------- set-up
 

@@ -171,7 +171,9 @@ def distillation_loss(labels, teacher_logits, student_logits, temperature=TEMPER
 # adds the labels and leaves void out. Checked here on a few pixels of the teacher's own answers:
 
 # %%
-x, y = SegmentationGenerator(val_images[:2], val_masks[:2], 2, augment=False)[0]
+x, y = SegmentationGenerator(
+    val_images[:2], val_masks[:2], 2, augment=False, crop_size=settings.crop_size
+)[0]
 teacher_scores = logits_of(teacher).predict_on_batch(x)
 student_scores = logits_of(untrained).predict_on_batch(x)
 ours = distillation_loss(np.zeros(x.shape[:3]), teacher_scores, student_scores, alpha=0.0)
