@@ -91,6 +91,12 @@ if is_partial(default_data_dir() / spec.name):
         f"Only {total:,} of the subset's {subset:,} photos could be downloaded. Each kept its "
         "place in the 80:20 split of all of them, so the shares here differ from 80:20."
     )
+trained_on = min(settings.max_train_images or len(train_images), len(train_images))
+print(
+    f"This notebook uses all {len(train_images)} training images; notebooks 4 and 5 train on "
+    + (f"{trained_on} of them, evenly spaced" if trained_on < len(train_images) else "all of them")
+    + ", as the recipe line at the top says."
+)
 
 # %% [markdown]
 # Class frequencies matter: a class that covers 1 % of the pixels is easy to ignore for a network
@@ -172,7 +178,10 @@ print(f"y: shape {y.shape}, {y.dtype}, labels {np.unique(y).tolist()}")
 train_batches = SegmentationGenerator(train_images, train_masks, settings.batch_size, augment=True)
 val_batches = SegmentationGenerator(val_images, val_masks, settings.batch_size, augment=False)
 x, y = train_batches[0]
-print(f"{len(train_batches)} training batches per epoch, {len(val_batches)} validation batches")
+print(
+    f"{len(train_batches)} training batches per epoch (all {len(train_images)} training images), "
+    f"{len(val_batches)} validation batches"
+)
 print(f"x: shape {x.shape}, {x.dtype}, min {x.min():.2f}, mean {x.mean():.2f}, max {x.max():.2f}")
 print(f"y: shape {y.shape}, {y.dtype}, min {y.min()}, max {y.max()}, void {np.mean(y < 0):.1%}")
 

@@ -192,10 +192,14 @@ print(f"after changing the void pixel's prediction: {after:.4f}")
 # convolutions** (`layers.Conv2DTranspose(filters, 3, strides=2, padding="same",
 # activation="relu")`) instead of upsampling + convolution in each decoder block, and half the
 # filters (`(64, 32, 16, 16)`). How many parameters does it have, and what fraction of the original
-# decoder's is that? Edit the cell below, run it.
+# decoder's is that? Edit `light_decoder_block` in the cell below and run it: the check says
+# whether your blocks are right and, once they are, gives both numbers.
 
 
 # %%
+from workshop_helpers.course import check_light_decoder
+
+
 def light_decoder_block(x, skip, filters):
     """Your version: a transposed convolution that upsamples, then the skip connection."""
     x = layers.UpSampling2D()(x)  # replace with a Conv2DTranspose
@@ -215,11 +219,7 @@ def build_light_model(num_classes, filters=(64, 32, 16, 16)):
 
 
 light = build_light_model(spec.num_classes)
-light_decoder = light.count_params() - encoder_parameters
-print(
-    f"light model: {light.count_params():,} parameters, decoder {light_decoder:,} "
-    f"({light_decoder / (model.count_params() - encoder_parameters):.0%} of the original's)"
-)
+check_light_decoder(light, model)
 
 # %% [markdown] tags=["solution"]
 # <details><summary>Solution (click to open)</summary>
@@ -235,17 +235,15 @@ print(
 #
 #
 # light = build_light_model(spec.num_classes)
-# light_decoder = light.count_params() - encoder_parameters
-# print(f"light model: {light.count_params():,} parameters, decoder {light_decoder:,} "
-#       f"({light_decoder / (model.count_params() - encoder_parameters):.0%} of the original's)")
+# check_light_decoder(light, model)
 # ```
 # </details>
 
 # %% [markdown]
-# Two more, by hand, before you run anything. How many parameters does the decoder's first 3×3
-# convolution have? It sees the upsampled encoder output concatenated with the deepest skip
-# connection (their shapes are printed above) and has 128 filters. And what is the masked loss of
-# the 2×2 example below, whose top-right pixel is void?
+# Two more, to work out by hand before you check them. How many parameters does the decoder's
+# first 3×3 convolution have? It sees the upsampled encoder output concatenated with the deepest
+# skip connection (their shapes are printed above) and has 128 filters. And what is the masked loss
+# of the 2×2 example below, whose top-right pixel is void?
 
 # %%
 from workshop_helpers.course import check_first_decoder_conv_parameters, check_masked_loss

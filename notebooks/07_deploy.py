@@ -36,7 +36,8 @@ from workshop_helpers import start
 settings, spec = start()
 
 # %% slideshow={"slide_type": "skip"}
-# The exporters and ONNX Runtime are an optional extra of the package: pip install -e ".[export]".
+# The exporters and ONNX Runtime (the package's export extra) come with the workshop's install;
+# in Colab, the lines below add them.
 import subprocess
 import tempfile
 import time

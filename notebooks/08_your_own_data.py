@@ -35,7 +35,7 @@ if "google.colab" in sys.modules:
     sys.path.insert(0, "workshop")
 from workshop_helpers import start
 
-settings, spec = start(weights=True)
+settings, spec = start(weights=True, quiet=True)
 
 # %% slideshow={"slide_type": "skip"}
 import tempfile
@@ -211,9 +211,10 @@ except FolderDatasetError as err:
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. Train the pretrained model
 #
-# The recipe of the `cpu` preset, the laptop track: a frozen ImageNet encoder, 5 epochs at 160×160
-# crops, Adam 1e-3 with cosine decay. It suits a few dozen photos on a CPU. (The `fast` preset,
-# for rehearsals, keeps its own shorter recipe.)
+# The recipe of the laptop track, the `cpu` preset (or the shorter `fast` one when you rehearse):
+# a frozen ImageNet encoder and a few epochs, enough for a few dozen photos on a CPU. The line
+# below says what this run trains: your dataset, how many of its photos, the epochs and the rest
+# of the recipe.
 
 # %%
 settings = load_settings(preset="fast" if settings.fast else "cpu", dataset=dataset)
@@ -361,8 +362,7 @@ else:
 # python -m workshop_helpers export checkpoints/plants_pretrained_cpu.keras --format onnx
 # ```
 #
-# (`export` needs `pip install -e ".[export]"` first), and in any notebook `start(dataset="plants")`
-# as its set-up line.
+# and in any notebook `start(dataset="plants")` as its set-up line.
 
 # %%
 print(f"This notebook ran in {time.perf_counter() - started:.0f} s.")

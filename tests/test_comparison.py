@@ -74,3 +74,19 @@ def test_table_holds_every_class_and_both_summaries():
     assert list(table.index) == [*VOC.class_names, "mIoU", "pixel accuracy"]
     assert list(table.columns) == list(result.scores)
     assert np.isnan(table.loc["aeroplane", "pretrained"]) and table.loc["mIoU", "pretrained"] == 0.4
+
+
+def test_scores_table_takes_any_named_scores():
+    from workshop_helpers.comparison import scores_table
+
+    scores = {"a": {"per_class_iou": [0.5, None], "mIoU": 0.5, "pixel_accuracy": 0.91234}}
+    table = scores_table({**scores, "b": {**scores["a"], "mIoU": 0.25}}, ("background", "cat"))
+    assert list(table.index) == ["background", "cat", "mIoU", "pixel accuracy"]
+    assert list(table.columns) == ["a", "b"] and np.isnan(table.loc["cat", "a"])
+    assert table.loc["pixel accuracy", "b"] == 0.912 and table.loc["mIoU", "b"] == 0.25
+    before, after = ({"per_class_iou": [v], "mIoU": v, "pixel_accuracy": v} for v in (0.1, 0.1136))
+    changed = scores_table({"before": before, "after": after}, ("background",), change=True)
+    assert list(changed.columns) == ["before", "after", "change"]
+    assert changed.loc["mIoU", "change"] == 0.014  # from the unrounded scores, not 0.114 - 0.1
+    tiny = {**before, "mIoU": 0.09999}
+    assert "-" not in str(scores_table({"a": before, "b": tiny}, ("background",), change=True))

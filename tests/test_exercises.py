@@ -1,3 +1,4 @@
+import keras
 import numpy as np
 import pytest
 
@@ -6,6 +7,7 @@ from workshop_helpers.course.exercises import (
     FILL_IN,
     check_batches_per_epoch,
     check_first_decoder_conv_parameters,
+    check_light_decoder,
     check_masked_loss,
     check_miou_gain,
     check_most_improved_class,
@@ -61,6 +63,52 @@ def test_first_decoder_convolution_counted_by_hand(model):
     assert_wrong_without_the_answer(
         check_first_decoder_conv_parameters(3 * 3 * 1280 * 128, model), str(by_hand)
     )
+
+
+def light_model(block, filters=(64, 32, 16, 16)):
+    """Notebook 3's build_light_model around a given decoder block, at a small input size."""
+    from keras import layers
+
+    from workshop_helpers.model import SKIP_LAYER_NAMES, build_encoder
+
+    encoder = build_encoder(32)
+    skips = [encoder.get_layer(name).output for name in reversed(SKIP_LAYER_NAMES)]
+    x = encoder.output
+    for block_filters, skip in zip(filters, skips):
+        x = block(x, skip, block_filters)
+    x = layers.Conv2D(3, 1)(layers.UpSampling2D()(x))
+    return keras.Model(encoder.input, layers.Softmax()(x))
+
+
+def test_the_light_decoder_waits_for_the_student_then_gives_its_size(model):
+    from keras import layers
+
+    from workshop_helpers.course.exercises import LIGHT_DECODER_TO_DO
+
+    def stub(x, skip, filters):  # the cell as given
+        return layers.Concatenate()([layers.UpSampling2D()(x), skip])
+
+    def transposed(x, skip, filters, strides=2, activation="relu"):
+        up = layers.Conv2DTranspose(
+            filters, 3, strides=strides, padding="same", activation=activation
+        )
+        return layers.Concatenate()([up(x), skip])
+
+    untouched = check_light_decoder(light_model(stub), model)
+    assert untouched.correct is None and not untouched and repr(untouched) == LIGHT_DECODER_TO_DO
+    assert "parameters" not in untouched.message  # no result that looks like one
+    solved = light_model(transposed)
+    right = check_light_decoder(solved, model)
+    assert right.correct is True and f"{solved.count_params():,} parameters" in right.message
+    wrong_filters = light_model(transposed, filters=(128, 64, 32, 16))
+    assert check_light_decoder(wrong_filters, model).correct is False
+    no_relu = light_model(lambda x, skip, filters: transposed(x, skip, filters, activation=None))
+    assert "relu" in check_light_decoder(no_relu, model).message
+
+    def both(x, skip, filters):  # a transposed convolution after the upsampling
+        return transposed(layers.UpSampling2D()(x), skip, filters, strides=1)
+
+    assert check_light_decoder(light_model(both), model).correct is False
 
 
 def test_masked_loss_by_hand_and_the_all_pixel_slip():

@@ -99,13 +99,28 @@ def test_each_format_round_trips_on_real_photos(prepared, examples, format):
     assert agreement == 1.0 if format != "labelme" else agreement >= 0.98
 
 
+def test_a_class_named_as_in_voc_or_camvid_keeps_its_colour_there():
+    from workshop_helpers.datasets import CAMVID, CLASS_COLOURS
+
+    assert folder_palette(VOC.class_names) == VOC.palette
+    assert folder_palette(CAMVID.class_names) == CAMVID.palette
+    voc_colour = dict(zip(VOC.class_names, VOC.palette))
+    assert folder_palette(("background", "cat", "dog")) == tuple(
+        voc_colour[name] for name in ("background", "cat", "dog")
+    )
+    # Names of their own take the colours no class here has; one colour never serves two classes.
+    mixed = folder_palette(("background", "leaf", "dog", "flower", "cat", "sign"))
+    assert mixed[2] == voc_colour["dog"] and mixed[4] == voc_colour["cat"]
+    assert len(set(mixed)) == len(mixed) and set(mixed[1:]) <= set(CLASS_COLOURS)
+
+
 def test_the_spec_is_read_from_dataset_json(prepared):
     _, data = prepared
     spec = get_spec("pets_labelme", data)
     record = json.loads((data / "pets_labelme" / DATASET_FILE).read_text())
     assert spec.class_names == VOC.class_names and spec.num_classes == 6
     assert spec.background_index == 0 and spec.splits == ("train", "val")
-    assert spec.palette == folder_palette(VOC.class_names) and spec.palette[0] == BACKGROUND_COLOUR
+    assert spec.palette == VOC.palette and spec.palette[0] == BACKGROUND_COLOUR  # as in notebook 2
     assert len(set(spec.palette)) == spec.num_classes
     assert record["counts"] == {"images": 40, "train": 32, "val": 8}
     assert record["format"] == "labelme" and record["source"] == "pets_labelme_source"
@@ -365,6 +380,12 @@ def test_settings_take_a_prepared_folder_dataset_and_refuse_others(prepared, mon
     monkeypatch.setenv("WORKSHOP_DATA_DIR", str(data))
     settings = load_settings({"WORKSHOP_DATASET": "pets_labelme"}, preset="fast")
     assert settings.dataset == "pets_labelme" and get_spec(settings.dataset).num_classes == 6
+    # The one line names the dataset and the photos it has, not the preset's image limit.
+    assert settings.describe().startswith(
+        "fast preset · pets_labelme · 2 epochs on all 32 training images · 8 validation images · "
+    )
+    fewer = load_settings({"WORKSHOP_DATASET": "pets_labelme"}, preset="fast", max_train_images=20)
+    assert " · 2 epochs on 20 of 32 training images · 8 validation images · " in fewer.describe()
     with pytest.raises(SettingsError) as refused:
         load_settings({"WORKSHOP_DATASET": "plants"})
     assert str(refused.value) == (

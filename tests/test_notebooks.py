@@ -26,6 +26,17 @@ def test_ipynb_is_committed_without_outputs(source):
             assert cell.outputs == [] and cell.execution_count is None, source.name
 
 
+@pytest.mark.parametrize("path", sorted(NOTEBOOKS.glob("*.ipynb")), ids=lambda p: p.stem)
+def test_ipynb_names_its_kernel_so_jupyterlab_opens_it_without_asking(path):
+    # jupytext.toml keeps the kernelspec out of the .py: only the .ipynb carries it.
+    notebook = nbformat.read(path, as_version=4)
+    assert notebook.metadata.get("kernelspec") == {
+        "display_name": "Python 3",
+        "language": "python",
+        "name": "python3",
+    }, path.name
+
+
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
 def test_jupytext_sync_leaves_no_diff(source, tmp_path):
     for suffix in (".py", ".ipynb"):

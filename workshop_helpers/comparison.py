@@ -111,15 +111,26 @@ class Comparison:
 
     def table(self):
         """Per-class IoU, mIoU and pixel accuracy of each model as a pandas DataFrame."""
-        import pandas as pd
+        return scores_table(self.scores, get_spec(self.dataset).class_names)
 
-        spec = get_spec(self.dataset)
-        rows = {
-            name: [*scores["per_class_iou"], scores["mIoU"], scores["pixel_accuracy"]]
-            for name, scores in self.scores.items()
-        }
-        index = [*spec.class_names, "mIoU", "pixel accuracy"]
-        return pd.DataFrame(rows, index=index).astype(float).round(3)
+
+def scores_table(scores: dict, class_names, change: bool = False):
+    """Per-class IoU, mIoU and pixel accuracy, one column per named scores, as a DataFrame.
+
+    A class with no pixel in the truth is NaN (an empty cell), as it is left out of the mean.
+    With change=True, a last column holds the last scores minus the first (before rounding).
+    """
+    import pandas as pd
+
+    rows = {
+        name: [*result["per_class_iou"], result["mIoU"], result["pixel_accuracy"]]
+        for name, result in scores.items()
+    }
+    index = [*class_names, "mIoU", "pixel accuracy"]
+    table = pd.DataFrame(rows, index=index).astype(float)
+    if change:
+        table["change"] = table.iloc[:, -1] - table.iloc[:, 0]
+    return table.round(3) + 0.0  # + 0.0: a change rounded to -0.0 shows as 0.000
 
 
 class ClaimError(AssertionError):

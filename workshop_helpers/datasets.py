@@ -122,11 +122,24 @@ def get_spec(dataset: str | DatasetSpec, data_dir: str | Path | None = None) -> 
 
 
 def folder_palette(class_names) -> tuple[tuple[int, int, int], ...]:
-    """The built-in colour-blind-safe palette for these classes: background grey, then in turn."""
-    colours, others = [], iter(CLASS_COLOURS * (len(class_names) // len(CLASS_COLOURS) + 1))
-    for name in class_names:
-        colours.append(BACKGROUND_COLOUR if name == BACKGROUND else next(others))
-    return tuple(colours)
+    """Colour-blind-safe colours for these classes, each class keeping its colour in the notebooks.
+
+    Background is grey; a class named as in VOC or CamVid gets its colour there (from the dataset
+    sharing more of the names, VOC on a tie), unless an earlier class has that colour; the others
+    take the built-in colours no class here has yet, in turn.
+    """
+    names = list(class_names)
+    builtins = sorted((VOC, CAMVID), key=lambda spec: -len(set(names) & set(spec.class_names)))
+    known = {BACKGROUND: BACKGROUND_COLOUR}
+    for spec in reversed(builtins):  # the dataset sharing more names last, so its colours win
+        known.update((name, colour) for name, colour in zip(spec.class_names, spec.palette))
+    colours: list = [None] * len(names)
+    for index, name in enumerate(names):
+        if name in known and known[name] not in colours:
+            colours[index] = known[name]
+    free = [colour for colour in CLASS_COLOURS if colour not in colours] or list(CLASS_COLOURS)
+    others = iter(free * (len(names) // len(free) + 1))
+    return tuple(colour or next(others) for colour in colours)
 
 
 def spec_from_record(record: dict) -> DatasetSpec:
@@ -162,6 +175,13 @@ def folder_spec(name: str, data_dir: str | Path | None = None) -> DatasetSpec | 
     if not ((folder / DONE_MARKER).exists() and (folder / DATASET_FILE).exists()):
         return None
     return spec_from_record(read_record(folder))
+
+
+def folder_image_counts(name: str, data_dir: str | Path | None = None) -> dict | None:
+    """A prepared folder dataset's image counts ({"images", "train", "val"}), or None."""
+    if name in DATASETS or folder_spec(name, data_dir) is None:
+        return None
+    return dict(read_record(Path(data_dir or default_data_dir()) / name).get("counts", {}))
 
 
 def prepared_folder_datasets(data_dir: str | Path | None = None) -> list[str]:

@@ -11,7 +11,13 @@ import os
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
-from .datasets import VOC_SUBSETS, prepared_folder_datasets, voc_dataset_name
+from .datasets import (
+    VOC_SUBSETS,
+    FolderDatasetError,
+    folder_image_counts,
+    prepared_folder_datasets,
+    voc_dataset_name,
+)
 from .paths import default_checkpoint_dir
 
 MODEL_SOURCES = ("train", "checkpoint", "download")
@@ -125,6 +131,11 @@ class Settings:
         if all:
             return "\n".join(f"{key:>26}: {value}" for key, value in asdict(self).items())
         images = f"{self.max_train_images} images" if self.max_train_images else "all images"
+        counts = self._folder_counts()
+        if "train" in counts:  # your own dataset: how many of its photos train, and validate
+            used = min(self.max_train_images or counts["train"], counts["train"])
+            images = f"{used} of {counts['train']}" if used < counts["train"] else f"all {used}"
+            images += " training images"
         rate = f"Adam {_rate(self.learning_rate)}" + (", cosine decay" if self.cosine_decay else "")
         if self.freeze_pretrained_encoder:
             encoder = "pretrained model: frozen ImageNet encoder"
@@ -142,8 +153,10 @@ class Settings:
             f"{self.preset} preset" + (f" ({self.preset_reason})" if self.preset_reason else ""),
             dataset,
             f"{self.epochs} epochs on {images}",
-            f"batch {self.batch_size}",
         ]
+        if "val" in counts:
+            parts.append(f"{counts['val']} validation images")
+        parts.append(f"batch {self.batch_size}")
         if self.crop_size != 224:
             parts.append(f"{self.crop_size}² crops")
         parts += [rate, encoder]
@@ -153,6 +166,15 @@ class Settings:
 
     def __str__(self) -> str:
         return self.describe(all=True)
+
+    def _folder_counts(self) -> dict:
+        """The image counts of a dataset prepared from your own folder; {} for a built-in one."""
+        if self.dataset in DATASET_TITLES:
+            return {}
+        try:
+            return folder_image_counts(self.dataset) or {}
+        except FolderDatasetError:  # a damaged dataset.json: get_spec says so where it matters
+            return {}
 
     @property
     def prepared_dataset(self) -> str:

@@ -17,6 +17,12 @@ from ..metrics import masked_loss
 from ..model import encoder_layers
 
 FILL_IN = "Fill in `answer` above (replace None with your answer), then run this cell again."
+# Notebook 3's light decoder: one transposed convolution per block, half the original's filters.
+LIGHT_DECODER_FILTERS = (64, 32, 16, 16)
+LIGHT_DECODER_TO_DO = (
+    "Your turn: `light_decoder_block` still upsamples with UpSampling2D. Replace that line with "
+    "the transposed convolution described above, then run this cell again."
+)
 
 
 @dataclass(frozen=True)
@@ -119,6 +125,36 @@ def check_first_decoder_conv_parameters(answer, model: keras.Model) -> Verdict:
         "a 3x3 convolution from C input channels to F filters has "
         "3*3*C*F weights plus F biases; C counts the upsampled encoder "
         "output and the deepest skip connection together.",
+    )
+
+
+def check_light_decoder(light: keras.Model, model: keras.Model) -> Verdict:
+    """The lighter decoder: a 3x3 stride-2 ReLU transposed convolution in each block.
+
+    Right, it says how many parameters the light model and its decoder have, and what fraction
+    of the original decoder's (`model`'s) that is.
+    """
+    encoder = encoder_layers(light)
+    decoder = [layer for layer in light.layers if id(layer) not in {id(e) for e in encoder}]
+    transposed = [layer for layer in decoder if isinstance(layer, keras.layers.Conv2DTranspose)]
+    if not transposed:
+        return Verdict(None, LIGHT_DECODER_TO_DO)
+    found = [
+        (layer.filters, tuple(layer.kernel_size), tuple(layer.strides)) for layer in transposed
+    ]
+    if found != [(filters, (3, 3), (2, 2)) for filters in LIGHT_DECODER_FILTERS]:
+        return _wrong(
+            "each of the four blocks needs one Conv2DTranspose with that block's `filters`, a "
+            "kernel of 3 and strides=2, which doubles the resolution as UpSampling2D did."
+        )
+    if any(getattr(layer.activation, "__name__", "") != "relu" for layer in transposed):
+        return _wrong('give the transposed convolution activation="relu", as the decoder has.')
+    encoder_parameters = sum(layer.count_params() for layer in encoder)
+    light_decoder = light.count_params() - encoder_parameters
+    original = model.count_params() - encoder_parameters
+    return _right(
+        f"The light model has {light.count_params():,} parameters, {light_decoder:,} of them in "
+        f"its decoder: {light_decoder / original:.0%} of the original decoder's {original:,}."
     )
 
 
