@@ -86,6 +86,8 @@ def test_the_student_costs_a_fraction_of_the_teacher():
     assert student.output_shape == teacher.output_shape == (None, 224, 224, 6)
     # The teacher's convolutions at 224²: the profile measured 2.83 GFLOP in all.
     assert 2.5e9 < count_flops(teacher) < 2.9e9
+    # Counted at 224² whatever size a model was built for.
+    assert count_flops(build_model(6, input_size=160)) == pytest.approx(count_flops(teacher))
     assert count_flops(student) < count_flops(teacher) / 3
     assert student.count_params() < teacher.count_params()
     assert logits_of(student).output_shape == (None, 224, 224, 6)

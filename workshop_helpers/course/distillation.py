@@ -143,8 +143,9 @@ def train_student(settings, num_classes: int, teacher, images, masks, alpha, lab
     return student
 
 
-def count_flops(model: keras.Model) -> float:
-    """Floating-point operations of one forward pass: 2 x the multiply-adds of its convolutions."""
+def count_flops(model: keras.Model, input_size: int = 224) -> float:
+    """Floating-point operations of one forward pass at input_size²: 2 x the multiply-adds of its
+    convolutions (they scale with the pixels: the network is fully convolutional)."""
     multiply_adds = 0
     for layer in model._flatten_layers(include_self=False):
         if not isinstance(layer, (layers.Conv2D, layers.DepthwiseConv2D, layers.SeparableConv2D)):
@@ -159,18 +160,19 @@ def count_flops(model: keras.Model) -> float:
         else:
             per_pixel = kernel * channels_in * channels_out
         multiply_adds += height * width * per_pixel
-    return 2.0 * multiply_adds
+    return 2.0 * multiply_adds * (input_size / model.input_shape[1]) ** 2
 
 
-def ms_per_image(model: keras.Model, image: np.ndarray, repeats: int = 5) -> float:
-    """Milliseconds to label one photo (predict at 256², no flip), after one warm-up call."""
+def ms_per_image(model: keras.Model, photos: np.ndarray, repeats: int = 3) -> float:
+    """Milliseconds per photo to label a batch of photos (predict_labels at 256², no flip), after
+    one warm-up call."""
     from ..inference import predict_labels
 
-    predict_labels(model, image, tta=False)
+    predict_labels(model, photos, tta=False)
     start = time.perf_counter()
     for _ in range(repeats):
-        predict_labels(model, image, tta=False)
-    return 1000 * (time.perf_counter() - start) / repeats
+        predict_labels(model, photos, tta=False)
+    return 1000 * (time.perf_counter() - start) / repeats / len(photos)
 
 
 def live_fps(model: keras.Model, spec, frames: int = 10) -> float:
@@ -197,14 +199,12 @@ def onnx_megabytes(model: keras.Model, input_size: int = 256) -> float | None:
         return path.stat().st_size / 1e6
 
 
-def costs(model: keras.Model, spec, image: np.ndarray) -> dict:
-    """Parameters, GFLOP at 224², ms per photo, live-loop FPS and ONNX size of a model."""
-    from ..model import at_input_size
-
+def costs(model: keras.Model, spec, photos: np.ndarray) -> dict:
+    """Parameters, GFLOP at 224², ms per photo (a batch of photos), live-loop FPS, ONNX size."""
     return {
         "parameters": model.count_params(),
-        "GFLOP per 224² image": count_flops(at_input_size(model, 224)) / 1e9,
-        "ms per photo": ms_per_image(model, image),
+        "GFLOP per 224² image": count_flops(model) / 1e9,
+        "ms per photo": ms_per_image(model, photos),
         "live loop FPS": live_fps(model, spec),
         "ONNX MB": onnx_megabytes(model),
     }
