@@ -200,9 +200,9 @@ def onnx_megabytes(model: keras.Model, input_size: int = 256) -> float | None:
 
 
 def costs(model: keras.Model, spec, photos: np.ndarray) -> dict:
-    """Parameters, GFLOP at 224², ms per photo (a batch of photos), live-loop FPS, ONNX size."""
+    """Parameters (millions), GFLOP at 224², ms per photo (a batch of photos), live-loop FPS, ONNX size."""
     return {
-        "parameters": model.count_params(),
+        "parameters (millions)": model.count_params() / 1e6,
         "GFLOP per 224² image": count_flops(model) / 1e9,
         "ms per photo": ms_per_image(model, photos),
         "live loop FPS": live_fps(model, spec),
