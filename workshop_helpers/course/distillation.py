@@ -200,7 +200,7 @@ def onnx_megabytes(model: keras.Model, input_size: int = 256) -> float | None:
 
 
 def costs(model: keras.Model, spec, photos: np.ndarray) -> dict:
-    """Parameters (millions), GFLOP at 224², ms per photo (a batch of photos), live-loop FPS, ONNX size."""
+    """Parameters (millions), GFLOP at 224², ms per photo (a batch), live-loop FPS, ONNX size."""
     return {
         "parameters (millions)": model.count_params() / 1e6,
         "GFLOP per 224² image": count_flops(model) / 1e9,
