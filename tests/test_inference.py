@@ -78,3 +78,26 @@ def test_predict_labels_agree_with_the_argmax_of_predict(scratch_model, rng):
     assert labels.shape == (256, 256)
     np.testing.assert_array_equal(labels, predict(scratch_model, image).argmax(-1))
     assert predict_labels(scratch_model, np.stack([image[:100, :150]] * 2)).shape == (2, 100, 150)
+
+
+def test_prediction_traces_once_per_model_and_size(rng):
+    from workshop_helpers import build_model
+    from workshop_helpers.inference import trace_count
+
+    model = build_model(3, input_size=64)
+    images = rng.integers(0, 256, (5, 70, 90, 3), dtype=np.uint8)
+    # Batches of 2, 2 and 1, with and without flip TTA (which doubles each batch).
+    predict(model, images, size=64, batch_size=2)
+    predict_labels(model, images[:3], size=64, tta=False)
+    predict(model, images, size=96, batch_size=4)
+    assert trace_count(model) == {64: 1, 96: 1}
+
+
+def test_many_models_predicting_once_each_do_not_warn_of_retracing(rng, caplog):
+    from workshop_helpers import build_model
+
+    image = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    with caplog.at_level("WARNING"):
+        for _ in range(6):  # TensorFlow warns after 5 traces of one function among 10 calls
+            predict(build_model(3, input_size=64), image, size=64)
+    assert not [r for r in caplog.records if "retracing" in r.getMessage()]

@@ -14,41 +14,73 @@ PREDICT_SIZE = 256
 _CACHE_ATTRIBUTE = "_workshop_compiled_forward"
 
 
-def _compile(model: keras.Model):
-    """A compiled inference-mode forward pass of `model` for the current backend."""
+class _InferenceForward:
+    """`model(x, training=False)`, counting how often it is traced (compiled).
+
+    An object per model rather than one shared lambda: TensorFlow keeps its retracing statistics
+    per Python function, and would otherwise add up the single trace of every model a notebook
+    builds into a retracing warning.
+    """
+
+    def __init__(self, model: keras.Model):
+        self.model = model
+        self.traces = 0
+
+    def __call__(self, x):
+        self.traces += 1  # compiled functions run this Python code only while tracing
+        return self.model(x, training=False)
+
+
+def _compile(model: keras.Model, size: int) -> tuple[_InferenceForward, object]:
+    """The forward pass of `model` at size x size and its compiled function, for any batch size."""
+    forward_pass = _InferenceForward(model)
     backend = keras.backend.backend()
     if backend == "tensorflow":
         import tensorflow as tf
 
-        return tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+        # One signature with an open batch dimension: the last, smaller batch and flip TTA's
+        # doubled one reuse the same trace.
+        signature = [tf.TensorSpec((None, size, size, model.input_shape[-1]), tf.float32)]
+        return forward_pass, tf.function(forward_pass, input_signature=signature)
     if backend == "jax":
         import jax
 
-        jitted = jax.jit(
-            lambda trainable, frozen, x: model.stateless_call(trainable, frozen, x, training=False)[
-                0
-            ]
-        )
+        def stateless(trainable, frozen, x):
+            forward_pass.traces += 1
+            return model.stateless_call(trainable, frozen, x, training=False)[0]
+
+        jitted = jax.jit(stateless)
         # Variables are read at each call, so later training is seen without recompiling.
-        return lambda x: jitted(
+        return forward_pass, lambda x: jitted(
             [v.value for v in model.trainable_variables],
             [v.value for v in model.non_trainable_variables],
             x,
         )
-    return lambda x: model(x, training=False)
+    return forward_pass, forward_pass
 
 
-def forward(model: keras.Model, x: np.ndarray) -> np.ndarray:
-    """Softmax probabilities of a preprocessed batch through a cached compiled function."""
-    size = x.shape[1]
+def _compiled(model: keras.Model) -> dict:
+    """{input size: (forward pass, compiled function)} of a model, created on first use."""
     functions = getattr(model, _CACHE_ATTRIBUTE, None)
     if functions is None:
         functions = {}
         # object.__setattr__ keeps Keras from tracking (and trying to save) the cache.
         object.__setattr__(model, _CACHE_ATTRIBUTE, functions)
+    return functions
+
+
+def forward(model: keras.Model, x: np.ndarray) -> np.ndarray:
+    """Softmax probabilities of a preprocessed batch through a cached compiled function."""
+    size = x.shape[1]
+    functions = _compiled(model)
     if size not in functions:
-        functions[size] = _compile(at_input_size(model, size))
-    return keras.ops.convert_to_numpy(functions[size](x))
+        functions[size] = _compile(at_input_size(model, size), size)
+    return keras.ops.convert_to_numpy(functions[size][1](np.asarray(x, np.float32)))
+
+
+def trace_count(model: keras.Model) -> dict:
+    """{input size: how many times its prediction function was traced}; 1 each is the goal."""
+    return {size: forward_pass.traces for size, (forward_pass, _) in _compiled(model).items()}
 
 
 def as_uint8_batch(images) -> tuple[np.ndarray, bool]:

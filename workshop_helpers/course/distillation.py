@@ -143,24 +143,28 @@ def train_student(settings, num_classes: int, teacher, images, masks, alpha, lab
     return student
 
 
+def layer_flops(layer) -> float:
+    """Floating-point operations of one convolution layer's forward pass at its built size
+    (2 x its multiply-adds); 0 for any other layer."""
+    if not isinstance(layer, (layers.Conv2D, layers.DepthwiseConv2D, layers.SeparableConv2D)):
+        return 0.0
+    height, width, channels_out = layer.output.shape[1:]
+    channels_in = layer.input.shape[-1]
+    kernel = int(np.prod(layer.kernel_size))
+    if isinstance(layer, layers.SeparableConv2D):
+        per_pixel = kernel * channels_in + channels_in * channels_out
+    elif isinstance(layer, layers.DepthwiseConv2D):
+        per_pixel = kernel * channels_in
+    else:
+        per_pixel = kernel * channels_in * channels_out
+    return 2.0 * height * width * per_pixel
+
+
 def count_flops(model: keras.Model, input_size: int = 224) -> float:
     """Floating-point operations of one forward pass at input_size²: 2 x the multiply-adds of its
     convolutions (they scale with the pixels: the network is fully convolutional)."""
-    multiply_adds = 0
-    for layer in model._flatten_layers(include_self=False):
-        if not isinstance(layer, (layers.Conv2D, layers.DepthwiseConv2D, layers.SeparableConv2D)):
-            continue
-        height, width, channels_out = layer.output.shape[1:]
-        channels_in = layer.input.shape[-1]
-        kernel = int(np.prod(layer.kernel_size))
-        if isinstance(layer, layers.SeparableConv2D):
-            per_pixel = kernel * channels_in + channels_in * channels_out
-        elif isinstance(layer, layers.DepthwiseConv2D):
-            per_pixel = kernel * channels_in
-        else:
-            per_pixel = kernel * channels_in * channels_out
-        multiply_adds += height * width * per_pixel
-    return 2.0 * multiply_adds * (input_size / model.input_shape[1]) ** 2
+    total = sum(layer_flops(layer) for layer in model._flatten_layers(include_self=False))
+    return total * (input_size / model.input_shape[1]) ** 2
 
 
 def ms_per_image(model: keras.Model, photos: np.ndarray, repeats: int = 3) -> float:

@@ -14,10 +14,11 @@ import numpy as np
 from ..datasets import DataNotFoundError, get_spec, load_split
 from ..demos.camera import SyntheticCamera
 from ..demos.viewer import LiveSegmentation
-from ..inference import predict, sliding_window_predict
+from ..inference import predict, sliding_window_predict, trace_count
 from ..model import build_model
 from ..pipeline import CROP_SIZE, SegmentationGenerator, preprocess
 from ..training import compile_model
+from .profile import convolution_peak, training_flops
 
 SEED_WINDOW_CALLS = 288  # 12 x 12 windows of 224 over 256 (step 3, last at 32), each also flipped
 
@@ -115,6 +116,11 @@ def run_benchmarks(
     results["train_img_per_s_synthetic"] = synthetic
     results["train_img_per_s_generator"] = generated
     results["generator_efficiency"] = generated / synthetic
+    results["conv_peak_gflop_per_s"] = convolution_peak() / 1e9
+    step_flops = sum(training_flops(model).values())
+    results["train_share_of_conv_peak"] = (
+        synthetic * step_flops / (results["conv_peak_gflop_per_s"] * 1e9)
+    )
 
     image = images[0]
     results["predict_ms_per_image"] = 1000 * _timed(
@@ -139,12 +145,18 @@ def run_benchmarks(
     live = LiveSegmentation(model, spec, capture=SyntheticCamera(frames + 2))  # the demo's defaults
     live.run(max_frames=2)  # compile at the live size
     results["live_fps"] = live.run(max_frames=frames)
+    # Every batch size and both TTA halves share one compiled function per input size.
+    results["prediction_sizes"] = len(trace_count(model))
+    results["prediction_traces"] = sum(trace_count(model).values())
 
     if as_json:
         print(json.dumps(results))
     else:
         width = max(map(len, results))
         for key, value in results.items():
-            shown = f"{value:,.1f}" if isinstance(value, float) else value
+            if key.startswith("train_share"):
+                shown = f"{value:.0%}"
+            else:
+                shown = f"{value:,.1f}" if isinstance(value, float) else value
             print(f"{key:<{width}}  {shown}")
     return results

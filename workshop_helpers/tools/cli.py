@@ -131,6 +131,18 @@ def _bench(args) -> None:
     )
 
 
+def _profile(args) -> None:
+    from ..datasets import load_split
+    from ..settings import load_settings
+    from .profile import profile_training_step
+
+    settings = load_settings(preset=args.preset, dataset=args.dataset)
+    images, masks = load_split(settings.prepared_dataset, "train", args.data_dir)
+    for pretrained in (False, True) if args.both else (True,):
+        profile = profile_training_step(settings, images, masks, args.steps, pretrained)
+        print(profile.table(), end="\n\n")
+
+
 def _export(args) -> None:
     from ..demos.export import export_checkpoint
 
@@ -286,6 +298,18 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", action="store_true", help="print one JSON object on the last line")
     bench.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run)")
     bench.set_defaults(run=_bench)
+
+    profile = commands.add_parser(
+        "profile", help="where a training step's time goes, per kind of op (TensorFlow's profiler)"
+    )
+    profile.add_argument("--preset", choices=PRESETS, default="cpu")
+    profile.add_argument("--dataset", default="voc", help=DATASET_HELP)
+    profile.add_argument("--data-dir", type=Path)
+    profile.add_argument("--steps", type=int, default=5, help="training steps profiled")
+    profile.add_argument(
+        "--both", action="store_true", help="the scratch model first, then the pretrained one"
+    )
+    profile.set_defaults(run=_profile)
 
     export = commands.add_parser(
         "export", help="export a checkpoint for deployment (ONNX or LiteRT)"
