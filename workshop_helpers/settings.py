@@ -115,6 +115,13 @@ class Settings:
             "download: fetch the published checkpoints of this dataset and preset, then load them"
         ),
     )
+    data_parallel: bool = field(
+        default=False,
+        metadata=_help(
+            "train on every GPU at once, each on a share of every batch "
+            "(TensorFlow's MirroredStrategy; Keras' DataParallel on JAX)"
+        ),
+    )
     show_progress: bool = field(
         default=False,
         metadata=_help("after each epoch, show the prediction on one validation image (off in CI)"),
@@ -162,6 +169,8 @@ class Settings:
         parts += [rate, encoder]
         if self.models != "train":
             parts.append("models trained beforehand")
+        elif self.data_parallel:
+            parts.append("data parallel")
         return " · ".join(parts)
 
     def __str__(self) -> str:
@@ -189,7 +198,8 @@ class Settings:
 
     def training_fields(self) -> dict:
         """The settings that decide what a trained model is (not how it is obtained or shown)."""
-        shown_only = ("models", "show_progress", "preset_reason")
+        # Data parallelism changes where a model trains, not what it learns (the same numbers).
+        shown_only = ("models", "show_progress", "preset_reason", "data_parallel")
         return {k: v for k, v in asdict(self).items() if k not in shown_only}
 
 

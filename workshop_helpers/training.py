@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import keras
@@ -21,11 +22,29 @@ def training_metrics(num_classes: int) -> list:
     return [MaskedPixelAccuracy(), mean_iou_metric(num_classes)]
 
 
+def replicas() -> int:
+    """How many devices share each batch in the current TensorFlow distribution strategy."""
+    if keras.backend.backend() != "tensorflow":
+        return 1  # JAX computes the loss of the whole sharded batch at once
+    import tensorflow as tf
+
+    return tf.distribute.get_strategy().num_replicas_in_sync
+
+
+@keras.saving.register_keras_serializable(package="workshop_helpers")
+def masked_loss_per_replica(y_true, y_pred):
+    """The masked loss divided by the devices sharing the batch, whose gradients are summed.
+
+    Keras divides the losses it reduces itself; the masked loss reduces its own.
+    """
+    return masked_loss(y_true, y_pred) / replicas()
+
+
 def compile_model(model: keras.Model, num_classes: int, learning_rate=1e-4) -> keras.Model:
     """Compile with Adam (a rate or a schedule), the masked loss, pixel accuracy and mean IoU."""
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
-        loss=masked_loss,
+        loss=masked_loss if replicas() == 1 else masked_loss_per_replica,
         metrics=training_metrics(num_classes),
     )
     return model
@@ -124,6 +143,45 @@ def fine_tune_epochs(settings: Settings, pretrained: bool) -> int:
     return epochs
 
 
+def parallel_devices() -> list[str]:
+    """The devices data parallelism spreads a batch over: every GPU, else every (logical) CPU."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        gpus = tf.config.list_logical_devices("GPU")
+        return [device.name for device in gpus or tf.config.list_logical_devices("CPU")]
+    if backend == "jax":
+        import jax
+
+        gpus = [device for device in jax.devices() if device.platform == "gpu"]
+        return [str(device) for device in gpus or jax.devices()]
+    raise ValueError(f"data_parallel needs TensorFlow or JAX, not the {backend} backend.")
+
+
+@contextmanager
+def replicated(data_parallel: bool):
+    """Build, compile and fit inside this block: with data_parallel, each device holds a copy of
+    the model and takes a share of every batch, and the gradients are averaged over the devices
+    (TensorFlow's MirroredStrategy; Keras' DataParallel on JAX). Without, nothing changes."""
+    if not data_parallel:
+        yield
+        return
+    devices = parallel_devices()
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        with tf.distribute.MirroredStrategy(devices).scope():
+            yield
+        return
+    previous = keras.distribution.distribution()
+    keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
+    try:
+        yield
+    finally:
+        keras.distribution.set_distribution(previous)
+
+
 def train(
     settings: Settings,
     pretrained: bool,
@@ -156,38 +214,39 @@ def train(
         val_images, val_masks, settings.batch_size, augment=False, crop_size=settings.crop_size
     )
     fine_tune = fine_tune_epochs(settings, pretrained)
-    keras.utils.set_random_seed(settings.seed)
-    model = build_model(spec.num_classes, pretrained=pretrained, input_size=settings.crop_size)
-    if pretrained and settings.freeze_pretrained_encoder:
-        freeze_encoder(model)
-    configure_batchnorm(model, settings, pretrained)
-    compile_model(model, spec.num_classes, learning_rate_for(settings, len(train_batches)))
-    if verbose:
-        print(estimate_fit_time(model, train_batches, settings.epochs - fine_tune, val_batches))
-    with quiet_stderr():  # TensorFlow logs CPU details as errors at the first step
-        history = model.fit(
-            train_batches,
-            validation_data=val_batches,
-            epochs=settings.epochs - fine_tune,
-            callbacks=list(callbacks),
-            verbose=verbose,
-        ).history
-    if fine_tune:
-        # The Keras guide's second step: everything trains at a low rate, while the encoder's
-        # BatchNorm layers keep running in inference mode with ImageNet's statistics.
-        freeze_encoder(model, frozen=False)
-        keep_batchnorm_statistics(model)
-        compile_model(model, spec.num_classes, settings.fine_tune_learning_rate)
-        with quiet_stderr():
-            fine_tuned = model.fit(
+    with replicated(settings.data_parallel):
+        keras.utils.set_random_seed(settings.seed)
+        model = build_model(spec.num_classes, pretrained=pretrained, input_size=settings.crop_size)
+        if pretrained and settings.freeze_pretrained_encoder:
+            freeze_encoder(model)
+        configure_batchnorm(model, settings, pretrained)
+        compile_model(model, spec.num_classes, learning_rate_for(settings, len(train_batches)))
+        if verbose:
+            print(estimate_fit_time(model, train_batches, settings.epochs - fine_tune, val_batches))
+        with quiet_stderr():  # TensorFlow logs CPU details as errors at the first step
+            history = model.fit(
                 train_batches,
                 validation_data=val_batches,
-                initial_epoch=len(history["loss"]),
-                epochs=settings.epochs,
+                epochs=settings.epochs - fine_tune,
                 callbacks=list(callbacks),
                 verbose=verbose,
             ).history
-        history = {key: history[key] + fine_tuned[key] for key in history}
+        if fine_tune:
+            # The Keras guide's second step: everything trains at a low rate, while the encoder's
+            # BatchNorm layers keep running in inference mode with ImageNet's statistics.
+            freeze_encoder(model, frozen=False)
+            keep_batchnorm_statistics(model)
+            compile_model(model, spec.num_classes, settings.fine_tune_learning_rate)
+            with quiet_stderr():
+                fine_tuned = model.fit(
+                    train_batches,
+                    validation_data=val_batches,
+                    initial_epoch=len(history["loss"]),
+                    epochs=settings.epochs,
+                    callbacks=list(callbacks),
+                    verbose=verbose,
+                ).history
+            history = {key: history[key] + fine_tuned[key] for key in history}
     history = {k: [float(v) for v in vs] for k, vs in history.items()}
     if checkpoint is not None:
         save_checkpoint(model, history, settings, checkpoint)
