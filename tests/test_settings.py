@@ -30,7 +30,7 @@ def test_with_no_preset_named_the_machine_chooses_and_the_line_says_why(monkeypa
     chosen = load_settings({})
     assert chosen.preset == "cpu" and chosen.training_fields() == CPU.training_fields()
     assert chosen.describe().startswith(
-        'cpu preset (no GPU found; start(preset="full") for the original recipe) · VOC · 10 epochs'
+        'cpu preset (no GPU found; start(preset="full") for the original recipe) · VOC · 5 epochs'
     )
     monkeypatch.setattr("workshop_helpers.settings.gpu_available", lambda: True)
     on_a_gpu = load_settings({})
@@ -62,7 +62,7 @@ def test_preset_then_environment_then_overrides():
     )
     assert settings.fast and settings.dataset == "camvid" and settings.epochs == 3
     assert settings.max_train_images == FAST.max_train_images
-    assert load_settings({"WORKSHOP_PRESET": "cpu"}).epochs == 10
+    assert load_settings({"WORKSHOP_PRESET": "cpu"}).crop_size == 160
     assert load_settings({"WORKSHOP_EPOCHS": "3"}, epochs=7).epochs == 7
     assert load_settings({"WORKSHOP_MODELS": "checkpoint"}).models == "checkpoint"
     assert (
@@ -129,7 +129,7 @@ def test_every_field_has_a_variable_a_flag_and_help():
         "cpu",
         2,
         "camvid",
-        224,
+        160,
     )
     with pytest.raises(SettingsError, match="^--batch-size must be at least 1, not '0'.$"):
         from_arguments(parser.parse_args(["--batch-size", "0"]), environ={})
@@ -198,7 +198,7 @@ def test_the_settings_fit_one_line_and_list_every_value_on_demand():
     )
     cpu = load_settings({}, preset="cpu", dataset="camvid", models="checkpoint")
     assert "\n" not in cpu.describe() and "CamVid" in cpu.describe()
-    assert "10 epochs on all images" in cpu.describe() and "cosine decay" in cpu.describe()
+    assert "160² crops" in cpu.describe() and "cosine decay" in cpu.describe()
     assert cpu.describe().endswith("models trained beforehand")
     assert "ImageNet encoder fine-tuned" in load_settings({}, preset="full").describe()
     every = str(fast).splitlines()
