@@ -107,3 +107,14 @@ def test_the_table_adds_up_to_the_step():
     assert profile.images_per_second == pytest.approx(80.0)
     assert profile.share_of_peak == pytest.approx(1e9 * 80 / 2e11)
     assert "| whole step without the profiler | 100.0 | 100% |" in profile.table()
+
+
+def test_the_profile_command_refuses_another_backend_in_one_line(monkeypatch, capsys):
+    from workshop_helpers.tools.cli import main
+
+    monkeypatch.setattr("keras.backend.backend", lambda: "jax")
+    assert main(["profile"]) == 1
+    assert capsys.readouterr().err.strip() == (
+        "error: profile reads TensorFlow's profiler; this Keras runs on jax "
+        "(start it with KERAS_BACKEND=tensorflow)."
+    )

@@ -132,6 +132,13 @@ def _bench(args) -> None:
 
 
 def _profile(args) -> None:
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        raise RuntimeError(
+            f"profile reads TensorFlow's profiler; this Keras runs on {keras.backend.backend()} "
+            "(start it with KERAS_BACKEND=tensorflow)."
+        )
     from ..datasets import load_split
     from ..settings import load_settings
     from .profile import profile_training_step
