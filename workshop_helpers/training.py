@@ -182,6 +182,19 @@ def replicated(data_parallel: bool):
         keras.distribution.set_distribution(previous)
 
 
+def model_to_train(
+    settings: Settings, num_classes: int, pretrained: bool, steps_per_epoch: int
+) -> keras.Model:
+    """The compiled network `train` fits: seeded, the encoder frozen and BatchNorm set as the
+    settings say, Adam at the settings' rate or schedule."""
+    keras.utils.set_random_seed(settings.seed)
+    model = build_model(num_classes, pretrained=pretrained, input_size=settings.crop_size)
+    if pretrained and settings.freeze_pretrained_encoder:
+        freeze_encoder(model)
+    configure_batchnorm(model, settings, pretrained)
+    return compile_model(model, num_classes, learning_rate_for(settings, steps_per_epoch))
+
+
 def train(
     settings: Settings,
     pretrained: bool,
@@ -215,12 +228,7 @@ def train(
     )
     fine_tune = fine_tune_epochs(settings, pretrained)
     with replicated(settings.data_parallel):
-        keras.utils.set_random_seed(settings.seed)
-        model = build_model(spec.num_classes, pretrained=pretrained, input_size=settings.crop_size)
-        if pretrained and settings.freeze_pretrained_encoder:
-            freeze_encoder(model)
-        configure_batchnorm(model, settings, pretrained)
-        compile_model(model, spec.num_classes, learning_rate_for(settings, len(train_batches)))
+        model = model_to_train(settings, spec.num_classes, pretrained, len(train_batches))
         if verbose:
             print(estimate_fit_time(model, train_batches, settings.epochs - fine_tune, val_batches))
         with quiet_stderr():  # TensorFlow logs CPU details as errors at the first step

@@ -18,11 +18,10 @@ from keras import layers
 
 from ..course.distillation import layer_flops
 from ..datasets import get_spec
-from ..model import build_model, freeze_encoder
 from ..pipeline import SegmentationGenerator
 from ..quiet import quiet_stderr
 from ..settings import Settings
-from ..training import compile_model, configure_batchnorm
+from ..training import model_to_train
 
 PEAK_CHANNELS = 64
 PEAK_SIZE = 224
@@ -59,6 +58,24 @@ def _compiled(function):
     return function
 
 
+# Kinds of op, by the op's type and the layer in its name; the first that matches wins.
+KINDS = (
+    ("depthwise convolution and its gradients", lambda kind, name: "Depthwise" in kind),
+    ("convolution", lambda kind, name: "Conv2D" in kind and "Backprop" not in kind),
+    ("convolution gradients (weights)", lambda kind, name: "BackpropFilter" in kind),
+    ("convolution gradients (inputs)", lambda kind, name: "BackpropInput" in kind),
+    ("upsampling", lambda kind, name: "/up_" in name),
+    ("concatenation", lambda kind, name: "concatenate" in name or kind == "ConcatV2"),
+    ("BatchNorm", lambda kind, name: "_BN" in name or "bn_Conv1" in name),
+    ("softmax and loss", lambda kind, name: "compile_loss" in name or "probabilities" in name),
+    ("activations, padding and other layers", lambda kind, name: "mobilenetv2" in name),
+    ("optimizer (Adam)", lambda kind, name: "/adam/" in name or "AssignVariable" in kind),
+    ("metrics and the rest", lambda kind, name: True),
+)
+# Profiler events that contain ops rather than being ops.
+CONTAINERS = ("ExecutorState", "ParallelFor", "ExecutorDone")
+
+
 def training_flops(model: keras.Model) -> dict[str, float]:
     """FLOPs per image of one training step at the model's input size, by kind of op.
 
@@ -78,24 +95,6 @@ def training_flops(model: keras.Model) -> dict[str, float]:
                 result["convolution gradients (weights)"] += flops
                 result["convolution gradients (inputs)"] += flops
     return result
-
-
-# Kinds of op, by the op's type and the layer in its name; the first that matches wins.
-KINDS = (
-    ("depthwise convolution and its gradients", lambda kind, name: "Depthwise" in kind),
-    ("convolution", lambda kind, name: "Conv2D" in kind and "Backprop" not in kind),
-    ("convolution gradients (weights)", lambda kind, name: "BackpropFilter" in kind),
-    ("convolution gradients (inputs)", lambda kind, name: "BackpropInput" in kind),
-    ("upsampling", lambda kind, name: "/up_" in name),
-    ("concatenation", lambda kind, name: "concatenate" in name or kind == "ConcatV2"),
-    ("BatchNorm", lambda kind, name: "_BN" in name or "bn_Conv1" in name),
-    ("softmax and loss", lambda kind, name: "compile_loss" in name or "probabilities" in name),
-    ("activations, padding and other layers", lambda kind, name: "mobilenetv2" in name),
-    ("optimizer (Adam)", lambda kind, name: "/adam/" in name or "AssignVariable" in kind),
-    ("metrics and the rest", lambda kind, name: True),
-)
-# Profiler events that contain ops rather than being ops.
-CONTAINERS = ("ExecutorState", "ParallelFor", "ExecutorDone")
 
 
 def _kind_of(event_name: str) -> str:
@@ -243,11 +242,7 @@ def profile_training_step(
         augment=True,
         crop_size=settings.crop_size,
     )
-    model = build_model(spec.num_classes, pretrained=pretrained, input_size=settings.crop_size)
-    if pretrained and settings.freeze_pretrained_encoder:
-        freeze_encoder(model)
-    configure_batchnorm(model, settings, pretrained)
-    compile_model(model, spec.num_classes, settings.learning_rate)
+    model = model_to_train(settings, spec.num_classes, pretrained, len(batches))
     with quiet_stderr():
         model.fit(batches, epochs=1, steps_per_epoch=3, verbose=0)  # trace and warm up
         peak = convolution_peak()
