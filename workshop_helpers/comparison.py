@@ -15,11 +15,9 @@ from .settings import Settings
 from .training import get_trained_model
 
 # Required mIoU margins of the pretrained model over (scratch, scratch with re-estimated BatchNorm
-# statistics),
-# per (dataset, preset). None: shown, not required. On CamVid's street scenes a short scratch run
-# with correct
-# statistics learns road, sky and buildings quickly, so the fast preset asserts only the first
-# margin.
+# statistics), per (dataset, preset); None: shown, not required. On CamVid's street scenes a short
+# scratch run with correct statistics learns road, sky and buildings quickly, so the fast preset
+# asserts only the first margin.
 MARGINS = {
     ("voc", "full"): (0.10, 0.10),
     ("voc", "fast"): (0.10, 0.10),
