@@ -57,6 +57,7 @@ from workshop_helpers import (
     estimate_fit_time,
     evaluate,
     freeze_encoder,
+    learning_rate_for,
     load_split,
     load_trained_beforehand,
     masked_loss,
@@ -113,15 +114,12 @@ print(f"{model.count_params():,} parameters, all of them random")
 #
 # `compile` chooses how the network learns: the optimizer (Adam, at the preset's learning rate),
 # the loss it minimises (the masked loss of notebook 3), and the metrics Keras reports after each
-# epoch (pixel accuracy and mean IoU, both ignoring void). The `cpu` preset lowers the learning
-# rate along a cosine, to 0 at the last step.
+# epoch (pixel accuracy and mean IoU, both ignoring void). `learning_rate_for` reads the rate from
+# the settings: a number, or for the `cpu` preset a schedule that lowers it along a cosine, to 0 at
+# the last step (with `warmup_epochs`, it first rises from a tenth of the rate).
 
 # %% tags=["training"]
-learning_rate = settings.learning_rate
-if settings.cosine_decay:
-    learning_rate = keras.optimizers.schedules.CosineDecay(
-        learning_rate, decay_steps=settings.epochs * len(train_batches)
-    )
+learning_rate = learning_rate_for(settings, len(train_batches))  # a number, or a schedule
 model.compile(
     optimizer=keras.optimizers.Adam(learning_rate),
     loss=masked_loss,

@@ -58,6 +58,7 @@ from workshop_helpers import (
     evaluate,
     freeze_encoder,
     get_spec,
+    learning_rate_for,
     load_settings,
     load_split,
     masked_loss,
@@ -252,11 +253,7 @@ trainable = sum(int(np.prod(weight.shape)) for weight in model.trainable_weights
 print(f"{model.count_params():,} parameters, {trainable:,} of them training")
 
 # %% tags=["training"]
-learning_rate = settings.learning_rate
-if settings.cosine_decay:
-    learning_rate = keras.optimizers.schedules.CosineDecay(
-        learning_rate, decay_steps=settings.epochs * len(train_batches)
-    )
+learning_rate = learning_rate_for(settings, len(train_batches))  # a number, or a schedule
 model.compile(
     optimizer=keras.optimizers.Adam(learning_rate),
     loss=masked_loss,

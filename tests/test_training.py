@@ -14,8 +14,14 @@ from workshop_helpers.checkpoints import (
     trained_with,
 )
 from workshop_helpers.model import batchnorm_layers, encoder_layers
-from workshop_helpers.settings import load_settings
-from workshop_helpers.training import compile_model, configure_batchnorm, get_trained_model, train
+from workshop_helpers.settings import SettingsError, load_settings
+from workshop_helpers.training import (
+    compile_model,
+    configure_batchnorm,
+    get_trained_model,
+    learning_rate_for,
+    train,
+)
 
 
 @pytest.fixture
@@ -204,3 +210,30 @@ def test_models_download_fetches_the_published_checkpoint_then_loads_it(
     model, fetched = get_trained_model(downloaded, False, checkpoint_dir=tmp_path / "notebooks")
     assert (tmp_path / "notebooks" / checkpoint.name).exists()
     assert fetched == history and model.count_params() == 3_984_166 + 5 * 33
+
+
+def test_warmup_rises_from_a_tenth_then_follows_the_cosine_to_zero():
+    rate = learning_rate_for(
+        tiny_settings(epochs=10, learning_rate=1e-3, warmup_epochs=2, cosine_decay=True), 10
+    )
+    at = {step: float(rate(step)) for step in (0, 10, 20, 60, 100)}
+    np.testing.assert_allclose(
+        [at[0], at[10], at[20], at[60]], [1e-4, 5.5e-4, 1e-3, 5e-4], rtol=1e-4
+    )
+    assert at[100] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_warmup_without_cosine_holds_the_rate_and_cosine_alone_is_unchanged():
+    held = learning_rate_for(tiny_settings(epochs=4, learning_rate=1e-3, warmup_epochs=1), 5)
+    np.testing.assert_allclose([float(held(s)) for s in (0, 5, 12, 20)], [1e-4, 1e-3, 1e-3, 1e-3])
+    cosine = learning_rate_for(tiny_settings(epochs=4, learning_rate=1e-3, cosine_decay=True), 5)
+    np.testing.assert_allclose([float(cosine(s)) for s in (0, 10)], [1e-3, 5e-4], rtol=1e-5)
+    assert learning_rate_for(tiny_settings(learning_rate=3e-4), 5) == 3e-4
+
+
+def test_warmup_must_leave_epochs_to_train():
+    with pytest.raises(SettingsError) as error:
+        load_settings({"WORKSHOP_EPOCHS": "2", "WORKSHOP_WARMUP_EPOCHS": "2"}, preset="cpu")
+    assert str(error.value) == "WORKSHOP_WARMUP_EPOCHS must be fewer than the epochs (2), not 2."
+    described = tiny_settings(epochs=5, warmup_epochs=2, cosine_decay=True).describe()
+    assert "Adam 1e-4, warm-up 2 epochs, cosine decay" in described

@@ -67,6 +67,14 @@ class Settings:
     cosine_decay: bool = field(
         default=False, metadata=_help("decay the learning rate to 0 along a cosine")
     )
+    warmup_epochs: int = field(
+        default=0,
+        metadata=_help(
+            "epochs over which the learning rate first rises from a tenth of its value "
+            "(with cosine_decay: a one-cycle schedule)",
+            minimum=0,
+        ),
+    )
     crop_size: int = field(
         default=224,
         metadata=_help(
@@ -143,7 +151,12 @@ class Settings:
             used = min(self.max_train_images or counts["train"], counts["train"])
             images = f"{used} of {counts['train']}" if used < counts["train"] else f"all {used}"
             images += " training images"
-        rate = f"Adam {_rate(self.learning_rate)}" + (", cosine decay" if self.cosine_decay else "")
+        rate = f"Adam {_rate(self.learning_rate)}"
+        if self.warmup_epochs:
+            rate += f", warm-up {self.warmup_epochs} epoch" + (
+                "s" if self.warmup_epochs > 1 else ""
+            )
+        rate += ", cosine decay" if self.cosine_decay else ""
         if self.freeze_pretrained_encoder:
             encoder = "pretrained model: frozen ImageNet encoder"
             if self.fine_tune_epochs:
@@ -347,7 +360,14 @@ def load_settings(environ=None, labels: dict | None = None, **overrides) -> Sett
     }
     values["preset_reason"] = reason
     values.update({name: parse_value(name, raw, labels[name]) for name, raw in overrides.items()})
-    return replace(PRESETS[preset], **values)
+    settings = replace(PRESETS[preset], **values)
+    if settings.warmup_epochs >= settings.epochs:
+        label = labels.get("warmup_epochs", env_name("warmup_epochs"))
+        raise SettingsError(
+            f"{label} must be fewer than the epochs ({settings.epochs}), "
+            f"not {settings.warmup_epochs}."
+        )
+    return settings
 
 
 def settable_fields() -> list:

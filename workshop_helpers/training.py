@@ -78,12 +78,21 @@ def configure_batchnorm(model: keras.Model, settings: Settings, pretrained: bool
 
 
 def learning_rate_for(settings: Settings, steps_per_epoch: int):
-    """The settings' learning rate, or its cosine decay to 0 over the training steps."""
-    if settings.cosine_decay:
-        return keras.optimizers.schedules.CosineDecay(
-            settings.learning_rate, decay_steps=settings.epochs * steps_per_epoch
-        )
-    return settings.learning_rate
+    """The settings' learning rate: constant, or decayed to 0 along a cosine over the training
+    steps; with warm-up epochs, first rising linearly from a tenth of it."""
+    if settings.warmup_epochs >= settings.epochs:
+        warmup, epochs = settings.warmup_epochs, settings.epochs
+        raise ValueError(f"warmup_epochs ({warmup}) must be fewer than epochs ({epochs}).")
+    if not (settings.cosine_decay or settings.warmup_epochs):
+        return settings.learning_rate
+    warmup_steps = settings.warmup_epochs * steps_per_epoch
+    return keras.optimizers.schedules.CosineDecay(
+        settings.learning_rate / 10 if warmup_steps else settings.learning_rate,
+        decay_steps=settings.epochs * steps_per_epoch - warmup_steps,
+        alpha=0.0 if settings.cosine_decay else 1.0,  # alpha 1: no decay after the warm-up
+        warmup_target=settings.learning_rate if warmup_steps else None,
+        warmup_steps=warmup_steps,
+    )
 
 
 def _count(number: int, word: str) -> str:
