@@ -129,7 +129,7 @@ def test_every_field_has_a_variable_a_flag_and_help():
         "cpu",
         2,
         "camvid",
-        160,
+        224,
     )
     with pytest.raises(SettingsError, match="^--batch-size must be at least 1, not '0'.$"):
         from_arguments(parser.parse_args(["--batch-size", "0"]), environ={})
@@ -196,8 +196,8 @@ def test_the_settings_fit_one_line_and_list_every_value_on_demand():
         "fast preset · VOC · 2 epochs on 144 images · batch 4 · Adam 1e-3 · "
         "pretrained model: frozen ImageNet encoder"
     )
-    cpu = load_settings({}, preset="cpu", dataset="camvid", models="checkpoint")
-    assert "\n" not in cpu.describe() and "CamVid" in cpu.describe()
+    cpu = load_settings({}, preset="cpu", dataset="voc", models="checkpoint")
+    assert "\n" not in cpu.describe() and "VOC" in cpu.describe()
     assert "160² crops" in cpu.describe() and "cosine decay" in cpu.describe()
     assert cpu.describe().endswith("models trained beforehand")
     assert "ImageNet encoder fine-tuned" in load_settings({}, preset="full").describe()
@@ -205,3 +205,22 @@ def test_the_settings_fit_one_line_and_list_every_value_on_demand():
     assert every == fast.describe(all=True).splitlines()
     assert len(every) == len(dataclasses.fields(fast))
     assert "fine_tune_learning_rate: 0.0001" in str(fast)
+
+
+def test_the_cpu_preset_fine_tunes_everything_on_camvid_and_a_named_setting_still_wins():
+    camvid = load_settings({}, preset="cpu", dataset="camvid")
+    assert (camvid.epochs, camvid.crop_size, camvid.warmup_epochs) == (6, 224, 1)
+    assert not camvid.freeze_pretrained_encoder and camvid.pretrained_batchnorm == "inference"
+    assert (camvid.batch_size, camvid.learning_rate, camvid.cosine_decay) == (8, 1e-3, True)
+    assert camvid.describe() == (
+        "cpu preset · CamVid · 6 epochs on all images · batch 8 · Adam 1e-3, warm-up 1 epoch, "
+        "cosine decay · pretrained model: ImageNet encoder fine-tuned, "
+        "its BatchNorm statistics kept"
+    )
+    assert load_settings({"WORKSHOP_DATASET": "camvid"}, preset="cpu") == camvid
+    assert load_settings({}, preset="cpu") == CPU  # VOC keeps the frozen encoder
+    assert load_settings({}, preset="fast", dataset="camvid").freeze_pretrained_encoder
+    named = load_settings({"WORKSHOP_CROP_SIZE": "160"}, preset="cpu", dataset="camvid", epochs=3)
+    assert (named.crop_size, named.epochs, named.warmup_epochs) == (160, 3, 1)
+    # One epoch leaves no room for the preset's warm-up: it is dropped, not an error.
+    assert load_settings({}, preset="cpu", dataset="camvid", epochs=1).warmup_epochs == 0
