@@ -11,6 +11,7 @@ from workshop_helpers.checkpoints import (
     CheckpointError,
     load_checkpoint,
     load_history,
+    load_trained_beforehand,
     trained_with,
 )
 from workshop_helpers.model import batchnorm_layers, encoder_layers
@@ -106,6 +107,25 @@ def test_get_trained_model_reuses_only_a_checkpoint_of_the_same_settings(trained
         get_trained_model(
             tiny_settings(models="checkpoint"), True, checkpoint_dir=checkpoint.parent
         )
+
+
+def test_loading_a_checkpoint_of_other_settings_says_which_differ(trained, capsys):
+    settings, checkpoint, history = trained
+    same = tiny_settings(dataset="camvid", preset="fast", models="checkpoint")
+    _, loaded = load_trained_beforehand(same, "scratch", checkpoint.parent)
+    assert loaded == history
+    assert "other settings" not in capsys.readouterr().out
+    other = tiny_settings(
+        dataset="camvid", preset="fast", models="checkpoint", learning_rate=5e-4, seed=3
+    )
+    _, loaded = load_trained_beforehand(other, "scratch", checkpoint.parent)
+    lines = capsys.readouterr().out.splitlines()
+    assert loaded == history and len(lines) == 2
+    assert lines[1] == (
+        f"  It was trained with other settings: learning_rate {settings.learning_rate} (now "
+        '0.0005), seed 0 (now 3). Its scores are that training\'s; start(models="train") '
+        "trains one with yours."
+    )
 
 
 def test_checkpoint_round_trip_gives_identical_predictions(scratch_model, tmp_path, rng):

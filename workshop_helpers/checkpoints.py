@@ -211,16 +211,22 @@ def load_trained(checkpoint: str | Path) -> tuple[keras.Model, dict]:
     return model, (load_history(path)[0] if path.exists() else {})
 
 
-def trained_with(checkpoint: str | Path, settings: Settings) -> bool:
-    """Whether a checkpoint exists and was trained with these settings."""
+def settings_changed(checkpoint: str | Path, settings: Settings) -> dict | None:
+    """{field: (trained with, asked for)} where a checkpoint's settings differ from these;
+    None when the checkpoint or the settings that trained it are missing."""
     path = history_path(checkpoint)
     if not (Path(checkpoint).exists() and path.exists()):
-        return False
+        return None
     saved = load_history(path)[1]
-    return (
-        saved is not None
-        and {k: saved.get(k) for k in settings.training_fields()} == settings.training_fields()
-    )
+    if saved is None:
+        return None
+    wanted = settings.training_fields()
+    return {k: (saved.get(k), v) for k, v in wanted.items() if saved.get(k) != v}
+
+
+def trained_with(checkpoint: str | Path, settings: Settings) -> bool:
+    """Whether a checkpoint exists and was trained with these settings."""
+    return settings_changed(checkpoint, settings) == {}
 
 
 def load_trained_beforehand(settings: Settings, kind: str, checkpoint_dir=None):
@@ -234,4 +240,13 @@ def load_trained_beforehand(settings: Settings, kind: str, checkpoint_dir=None):
             dataset=settings.prepared_dataset, preset=settings.preset, directory=checkpoint.parent
         )
     print(f"Loading the {kind} model trained beforehand ({display_path(checkpoint)})")
-    return load_trained(checkpoint)
+    loaded = load_trained(checkpoint)
+    changed = settings_changed(checkpoint, settings)
+    if changed:
+        shown = ", ".join(f"{k} {was} (now {now})" for k, (was, now) in list(changed.items())[:3])
+        more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
+        print(
+            f"  It was trained with other settings: {shown}{more}. Its scores are that "
+            'training\'s; start(models="train") trains one with yours.'
+        )
+    return loaded
