@@ -131,10 +131,10 @@ model.compile(
 #
 # `fit` runs the epochs: one pass over the training batches, then one over the validation batches,
 # each ending in a line with the loss and the metrics (`val_` for validation). Under it, the
-# callback `PredictionPreview` shows the prediction on one validation image after each epoch. The
-# trained model is saved, for notebooks 5 to 7. First, `estimate_fit_time` times a few training
-# steps on this machine and tells you how long the whole fit should take; it then puts the
-# weights back, so the fit starts from the same random network.
+# callback `PredictionPreview` shows the prediction on one validation image, one picture redrawn
+# after each epoch. The trained model is saved, for notebooks 5 to 7. First, `estimate_fit_time`
+# times a few training steps on this machine and tells you how long the whole fit should take; it
+# then puts the weights back, so the fit starts from the same random network.
 
 # %% tags=["training"]
 callbacks = [PredictionPreview(val_images[0], val_masks[0], spec)]

@@ -333,4 +333,14 @@ print(
 )
 
 # %% [markdown]
+# <details><summary>What to look for (click to open)</summary>
+#
+# When the encoder's BatchNorm layers train too (`pretrained_batchnorm="train"`, as in the short
+# presets on VOC), a few epochs of small batches replace ImageNet's statistics with theirs, and the
+# features built on them can be lost, down to the scratch model's score. Train it once more with
+# `replace(flipped, pretrained_batchnorm="inference")`: the statistics are kept, as the Keras guide
+# advises, and only the weights fine-tune.
+# </details>
+
+# %% [markdown]
 # Next: **6. Demos.**

@@ -241,8 +241,8 @@ print(f"{len(train_images)} training and {len(val_images)} validation photos")
 
 # %% [markdown]
 # The network of notebook 5, with as many outputs as your dataset has classes. Only the decoder
-# trains; the preset also gives its BatchNorm layers a faster momentum, so their statistics keep up
-# in so few steps.
+# trains. The `cpu` preset also gives the BatchNorm layers a faster momentum, so that their
+# statistics keep up in so few steps; the other presets keep MobileNetV2's.
 
 # %% tags=["training"]
 keras.utils.set_random_seed(settings.seed)
@@ -268,9 +268,9 @@ print(f"Saved {display_path(settings.checkpoint('pretrained'))}")
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. Predictions and per-class IoU
 #
-# Each validation photo with its labels and the model's answer. Then the IoU of each class over all
-# validation photos, beside the class's share of the training pixels: a class with few pixels is
-# usually the one to annotate more of.
+# The first three validation photos with their labels and the model's answer. Then the IoU of each
+# class over all validation photos, beside the class's share of the training pixels: a class with
+# few pixels is usually the one to annotate more of.
 
 # %%
 shown = np.arange(min(3, len(val_images)))
