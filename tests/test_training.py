@@ -15,10 +15,12 @@ from workshop_helpers.checkpoints import (
     trained_with,
 )
 from workshop_helpers.model import batchnorm_layers, encoder_layers
+from workshop_helpers.pipeline import SegmentationGenerator
 from workshop_helpers.settings import SettingsError, load_settings
 from workshop_helpers.training import (
     compile_model,
     configure_batchnorm,
+    estimate_fit_time,
     get_trained_model,
     learning_rate_for,
     train,
@@ -68,6 +70,33 @@ def test_train_takes_one_settings_object_and_saves_checkpoint_and_history(traine
     assert not trained_with(
         checkpoint, tiny_settings(dataset="camvid", preset="fast", learning_rate=5e-4)
     )
+
+
+def test_the_estimate_leaves_model_and_batches_as_they_were_and_fit_reuses_its_graph(tiny):
+    (images, masks), (val_images, val_masks) = tiny
+    # Any segmentation model will do: a small one traces in a second.
+    inputs = keras.Input((32, 32, 3))
+    outputs = keras.layers.Conv2D(6, 3, padding="same", activation="softmax")(
+        keras.layers.BatchNormalization()(keras.layers.Conv2D(8, 3, padding="same")(inputs))
+    )
+    model = compile_model(keras.Model(inputs, outputs), 6, 1e-3)
+    train_batches = SegmentationGenerator(images, masks, 4, augment=True, crop_size=32)
+    val_batches = SegmentationGenerator(val_images, val_masks, 2, augment=False, crop_size=32)
+    traces = []  # in graph mode, Keras runs train_step's Python only while tracing it
+    train_step = model.train_step
+    model.train_step = lambda data: traces.append(1) or train_step(data)
+    weights = model.get_weights()
+    line = estimate_fit_time(model, train_batches, 2, val_batches)
+    assert re.fullmatch(
+        r"Expected training time on this machine: about \S+ s \(\d+\.\d\d s per batch of 4, "
+        r"measured just now; 2 batches and 1 validation batch per epoch, 2 epochs\)\.",
+        line,
+    ), line
+    assert all(np.array_equal(a, b) for a, b in zip(weights, model.get_weights()))
+    assert int(model.optimizer.iterations) == 0 and train_batches.epoch == 0
+    traced = len(traces)
+    model.fit(train_batches, validation_data=val_batches, epochs=1, verbose=0)
+    assert traced >= 1 and len(traces) == traced
 
 
 def test_inference_mode_batchnorm_keeps_the_encoder_statistics(scratch_model):

@@ -106,34 +106,63 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 60:.0f} min" if seconds < 5400 else f"{seconds / 3600:.1f} hours"
 
 
+class _FirstBatches(keras.utils.PyDataset):
+    """The first batches of a generator, served without moving it to its next epoch."""
+
+    def __init__(self, batches, count: int):
+        super().__init__()
+        self.batches, self.count = batches, min(count, len(batches))
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, index: int):
+        return self.batches[index]
+
+
+class _BatchClock(keras.callbacks.Callback):
+    """When each training and each validation batch ended."""
+
+    def __init__(self):
+        super().__init__()
+        self.train, self.test = [], []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.train.append(time.perf_counter())
+
+    def on_test_batch_end(self, batch, logs=None):
+        self.test.append(time.perf_counter())
+
+
+def _seconds_per_batch(ends: list[float]) -> float:
+    return (ends[-1] - ends[0]) / (len(ends) - 1) if len(ends) > 1 else 0.0
+
+
 def estimate_fit_time(
     model: keras.Model, train_batches, epochs: int, val_batches=None, steps: int = 3
 ) -> str:
     """How long `fit` will take here, from a few training steps timed now; the model is unchanged.
 
-    The first step also builds the training graph, so it is not counted. Weights, BatchNorm
-    statistics and the optimizer's state are put back afterwards: `fit` starts as if nothing ran.
+    The steps run through `fit` and `evaluate`, so the graphs they build are the ones the real fit
+    reuses; the first step, which builds them, is not counted. Weights, BatchNorm statistics and
+    the optimizer's state are put back afterwards: `fit` starts as if nothing ran.
     """
     weights = model.get_weights()
     optimizer = model.optimizer
     if not optimizer.built:
         optimizer.build(model.trainable_variables)  # what fit does first
     optimizer_state = [keras.ops.convert_to_numpy(v) for v in optimizer.variables]
+    clock = _BatchClock()
     with quiet_stderr():  # TensorFlow logs CPU details as errors at the first step
-        model.train_on_batch(*train_batches[0])
-        start = time.perf_counter()
-        for step in range(1, steps + 1):
-            model.train_on_batch(*train_batches[step % len(train_batches)])
-        per_batch = (time.perf_counter() - start) / steps
-        per_val_batch = 0.0
+        first = _FirstBatches(train_batches, steps + 1)
+        # No shuffling: Keras shuffles with Python's random, which the real fit goes on to use.
+        model.fit(first, epochs=1, shuffle=False, verbose=0, callbacks=[clock])
         if val_batches is not None:
-            model.test_on_batch(*val_batches[0])
-            start = time.perf_counter()
-            model.test_on_batch(*val_batches[0])
-            per_val_batch = time.perf_counter() - start
+            model.evaluate(_FirstBatches(val_batches, 3), verbose=0, callbacks=[clock])
     model.set_weights(weights)
     for variable, value in zip(optimizer.variables, optimizer_state):
         variable.assign(value)
+    per_batch, per_val_batch = _seconds_per_batch(clock.train), _seconds_per_batch(clock.test)
     val_steps = len(val_batches) if val_batches is not None else 0
     seconds = epochs * (len(train_batches) * per_batch + val_steps * per_val_batch)
     validation = f" and {_count(val_steps, 'validation batch')}" if val_steps else ""
