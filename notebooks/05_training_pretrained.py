@@ -339,7 +339,8 @@ print(
 # presets on VOC), a few epochs of small batches replace ImageNet's statistics with theirs, and the
 # features built on them can be lost, down to the scratch model's score. Train it once more with
 # `replace(flipped, pretrained_batchnorm="inference")`: the statistics are kept, as the Keras guide
-# advises, and only the weights fine-tune.
+# advises. In a few epochs at this rate the weights can still drift from ImageNet's features, which
+# is why the short presets keep the encoder frozen on VOC.
 # </details>
 
 # %% [markdown]
