@@ -269,8 +269,9 @@ print(f"Saved {display_path(settings.checkpoint('pretrained'))}")
 # ## 5. Predictions and per-class IoU
 #
 # The first three validation photos with their labels and the model's answer. Then the IoU of each
-# class over all validation photos, beside the class's share of the training pixels: a class with
-# few pixels is usually the one to annotate more of.
+# class over all validation photos, beside the class's share of the labelled training pixels
+# (unlike the table of section 3, void is left out): a class with few pixels is usually the one to
+# annotate more of.
 
 # %%
 shown = np.arange(min(3, len(val_images)))
@@ -283,7 +284,7 @@ plt.show()
 scores = evaluate(model, val_images, val_masks, spec.num_classes, tta=False)
 labelled = train_masks[train_masks >= 0]
 shares = np.bincount(labelled, minlength=spec.num_classes) / max(labelled.size, 1)
-print(f"{'class':>12}  {'IoU':>6}  training pixels")
+print(f"{'class':>12}  {'IoU':>6}  training pixels (void left out)")
 for name, iou, share in zip(spec.class_names, scores["per_class_iou"], shares):
     shown_iou = "  n/a" if iou is None else f"{iou:6.3f}"
     print(f"{name:>12}  {shown_iou}  {share:6.1%}")
